@@ -1,0 +1,44 @@
+# Checks the one-way dependency graph by grepping #include lines (run as a CTest test).
+# core: std/fmt/json only; genomics and annotate: no torch, model, sae; model: no htslib,
+# seqan3, genomics, sae; sae: no htslib, model, genomics; CUDA headers only in sae/cuda/.
+set(_rules
+    "core|genomics/|model/|sae/|annotate/|pipelines/|torch/|ATen/|htslib/|seqan3/|cuda"
+    "genomics|model/|sae/|annotate/|pipelines/|torch/|ATen/|c10/|cuda"
+    "annotate|model/|sae/|pipelines/|torch/|ATen/|c10/|htslib/|cuda"
+    "model|genomics/|sae/|annotate/|pipelines/|htslib/|seqan3/"
+    "sae|genomics/|model/|annotate/|pipelines/|htslib/|seqan3/")
+set(_failures "")
+foreach(_rule IN LISTS _rules)
+    string(REPLACE "|" ";" _parts "${_rule}")
+    list(POP_FRONT _parts _module)
+    file(GLOB_RECURSE _files "${SOURCE_DIR}/${_module}/*.hpp" "${SOURCE_DIR}/${_module}/*.cpp")
+    foreach(_file IN LISTS _files)
+        if(_file MATCHES "/sae/cuda/")
+            continue()
+        endif()
+        file(STRINGS "${_file}" _includes REGEX "^#include")
+        foreach(_line IN LISTS _includes)
+            foreach(_banned IN LISTS _parts)
+                string(FIND "${_line}" "${_banned}" _pos)
+                if(NOT _pos EQUAL -1)
+                    string(APPEND _failures "${_file}: '${_line}' crosses the layering (${_module} must not use ${_banned})\n")
+                endif()
+            endforeach()
+        endforeach()
+    endforeach()
+endforeach()
+# No libtorch in any header: keeps rebuilds lean.
+file(GLOB_RECURSE _headers "${SOURCE_DIR}/*/*.hpp")
+foreach(_file IN LISTS _headers)
+    if(_file MATCHES "/build/")
+        continue()
+    endif()
+    file(STRINGS "${_file}" _includes REGEX "^#include <torch/torch.h>")
+    if(_includes)
+        string(APPEND _failures "${_file}: includes <torch/torch.h> in a header\n")
+    endif()
+endforeach()
+if(_failures)
+    message(FATAL_ERROR "layering violations:\n${_failures}")
+endif()
+message(STATUS "layering OK")

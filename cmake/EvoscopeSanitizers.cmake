@@ -1,0 +1,15 @@
+# EVOSCOPE_SANITIZE = "address;undefined" or "thread": applied to every target in the tree.
+if(EVOSCOPE_SANITIZE)
+    list(JOIN EVOSCOPE_SANITIZE "," _evoscope_san)
+    set(_evoscope_san_flags -fsanitize=${_evoscope_san} -fno-omit-frame-pointer)
+    if("undefined" IN_LIST EVOSCOPE_SANITIZE)
+        # A UB report fails the test instead of scrolling past.
+        list(APPEND _evoscope_san_flags -fno-sanitize-recover=all)
+    endif()
+    add_compile_options(${_evoscope_san_flags})
+    add_link_options(${_evoscope_san_flags})
+endif()
+if(EVOSCOPE_COVERAGE)
+    add_compile_options(--coverage -O0 -fprofile-abs-path -fprofile-update=atomic)
+    add_link_options(--coverage)
+endif()
