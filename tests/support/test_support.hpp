@@ -1,0 +1,55 @@
+/// @file
+/// Helpers shared by the test tiers: paths to bundled data, scratch directories that clean
+/// up after themselves, and running the built `evoscope` binary with captured output.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace evoscope::test {
+
+/// Path of a file under data/ (the bundled genomes), e.g. data_path("genomes/lambda.fa").
+std::filesystem::path data_path(const std::string& relative);
+/// Path of a committed fixture under tests/data/.
+std::filesystem::path fixture_path(const std::string& relative);
+
+/// A fresh empty directory, removed (recursively) when the object dies.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+    std::filesystem::path path_;
+};
+
+std::string read_file(const std::filesystem::path& path);
+void write_file(const std::filesystem::path& path, const std::string& content);
+
+struct RunResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+/// Runs the built evoscope binary with `args` (no shell), in `cwd` if given, stdin empty
+/// unless `stdin_text` is given.
+RunResult run_evoscope(const std::vector<std::string>& args,
+                       const std::filesystem::path& cwd = {},
+                       const std::string& stdin_text = {});
+/// Runs any program found on PATH (e.g. samtools) the same way.
+RunResult run_program(const std::vector<std::string>& argv,
+                      const std::filesystem::path& cwd = {},
+                      const std::string& stdin_text = {});
+/// True when `program` is on PATH.
+bool have_program(const std::string& program);
+
+/// Lists the entries of a directory (names only), sorted.
+std::vector<std::string> list_dir(const std::filesystem::path& dir);
+
+}  // namespace evoscope::test
