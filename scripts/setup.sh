@@ -11,7 +11,7 @@ packages=(
     libtorch-dev libopenblas0-pthread
     libhts-dev libseqan3-dev libsdsl-dev libboost-dev libbigwig-dev zlib1g-dev
     nlohmann-json3-dev libfmt-dev libcli11-dev libyaml-cpp-dev catch2
-    samtools tabix bcftools
+    samtools tabix bcftools python3-numpy
 )
 
 missing=()

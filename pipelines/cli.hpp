@@ -1,0 +1,49 @@
+/// @file
+/// The command-line layer shared by every subcommand: the registry of subcommands, the
+/// options every subcommand has (-v, -q, --threads, --log-file), the exit-code policy
+/// (0 ok, 1 user error, 2 usage error, 3 bug) and the closing summary line.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace evoscope::pipelines {
+
+enum ExitCode : int { kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitBug = 3 };
+
+/// Options every subcommand accepts.
+struct CommonOptions {
+    int verbose = 0;        ///< -v count
+    bool quiet = false;     ///< -q: warnings and errors only
+    std::string verbosity;  ///< --verbosity LEVEL (overrides -v/-q)
+    int threads = 0;        ///< --threads (0 = all cores)
+    std::string log_file;
+};
+
+/// A registered subcommand: its CLI11 app and the function that runs it after parsing.
+struct Command {
+    CLI::App* app = nullptr;     ///< the (possibly nested) CLI11 app that selects this command
+    std::function<int()> run;
+    std::string name;            ///< log context, e.g. "windows" or "model-init"
+};
+
+/// Adds -v/-q/--verbosity/--threads/--log-file to a subcommand.
+void add_common_options(CLI::App& app, CommonOptions& options);
+/// Applies logging and thread settings; call first in every run function.
+void apply_common_options(const CommonOptions& options);
+
+/// Registers every subcommand on `root` (defined in main.cpp's companion, cli.cpp).
+std::vector<Command> register_all(CLI::App& root);
+
+/// Runs the whole CLI: parse, dispatch, map exceptions to exit codes. `main` is a one-liner.
+int main_entry(int argc, char** argv);
+
+/// The command line as typed, quoted where needed (for provenance and the closing line).
+const std::string& command_line();
+
+}  // namespace evoscope::pipelines

@@ -1,0 +1,150 @@
+#include "pipelines/cmd_model.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+
+#include "core/check.hpp"
+#include "core/log.hpp"
+#include "model/checkpoint.hpp"
+#include "model/config.hpp"
+#include "model/convert.hpp"
+#include "model/evo2_model.hpp"
+
+namespace evoscope::pipelines {
+namespace {
+
+void add_model_source_options(CLI::App& app, ModelSourceOptions& o) {
+    app.add_option("-m,--model", o.model, "Model weights (.safetensors, official key layout)")->required();
+    app.add_option("--config", o.config_yaml, "Model YAML config (default: the one stored in the weights file)");
+    app.add_option("--device", o.device, "cpu, cuda or cuda:N [cpu]");
+}
+
+void check_new_output(const std::string& path, bool force) {
+    EVOSCOPE_CHECK(force || !std::filesystem::exists(path), "output '{}' exists (use --force to overwrite)", path);
+}
+
+}  // namespace
+
+std::vector<Command> register_model_commands(CLI::App& root) {
+    std::vector<Command> commands;
+
+    auto* model = root.add_subcommand("model", "Model utilities (init)");
+    model->require_subcommand(1);
+    {
+        auto config = std::make_shared<ModelInitConfig>();
+        auto* app = model->add_subcommand("init", "Write a randomly initialised model in the official layout");
+        app->footer("Example:\n  evoscope model init --config tiny.yml --seed 1 -o tiny.safetensors");
+        app->add_option("--config", config->config_yaml, "Model YAML config (official field names)")->required();
+        app->add_option("--seed", config->seed, "Random seed [0]");
+        app->add_option("-o,--output", config->output, "Output .safetensors")->required();
+        app->add_flag("--force", config->force, "Overwrite an existing output");
+        add_common_options(*app, config->common);
+        commands.push_back(Command{app, [config] { return run_model_init(*config); }, "model-init"});
+    }
+    {
+        auto config = std::make_shared<ConvertConfig>();
+        auto* app = root.add_subcommand("convert", "Convert an official torch.save checkpoint to safetensors");
+        app->footer(
+            "Example:\n"
+            "  evoscope convert --config evo2-7b-262k.yml --checkpoint evo2_7b_262k.pt -o evo2_7b_262k.safetensors\n"
+            "  evoscope convert --config evo2-40b-1m.yml --checkpoint evo2_40b.pt.part0 evo2_40b.pt.part1 ... -o out.safetensors\n"
+            "Non-tensor entries (Transformer Engine _extra_state blobs) are skipped and counted.");
+        app->add_option("--config", config->config_yaml, "Model YAML config, stored in the output's metadata")
+            ->required();
+        app->add_option("--checkpoint", config->checkpoint_parts,
+                        "The .pt file, or its parts in order (they are read as one concatenated file)")
+            ->required()
+            ->take_all();
+        app->add_option("-o,--output", config->output, "Output .safetensors")->required();
+        app->add_flag("--force", config->force, "Overwrite an existing output");
+        add_common_options(*app, config->common);
+        commands.push_back(Command{app, [config] { return run_convert(*config); }, "convert"});
+    }
+    {
+        auto config = std::make_shared<ScoreConfig>();
+        auto* app = root.add_subcommand("score", "Teacher-forced log-likelihood of regions under the model");
+        app->footer(
+            "Example:\n"
+            "  evoscope score -m model.safetensors -f genome.fa -r chr1:10,001-18,192 --per-base lp.tsv\n"
+            "Each region is upper-cased and scored on its own from its first base. The summary line gives the\n"
+            "mean loss in nats and bits per base over the scored positions (all but the first base of each\n"
+            "region, unless --prepend-eod).");
+        add_model_source_options(*app, config->model);
+        app->add_option("-f,--fasta", config->fasta, "Reference FASTA")->required();
+        app->add_option("-r,--region", config->regions, "Region (1-based inclusive); repeatable")->take_all();
+        app->add_option("-R,--regions-file", config->regions_bed, "BED file of regions");
+        app->add_option("--rename-contigs", config->rename_contigs, "Contig alias file");
+        app->add_option("--logits", config->logits_npy, "Write float32 logits [L, vocab] (.npy; one region)");
+        app->add_option("--per-base", config->per_base_tsv,
+                        "Write contig, 1-based position, base, log-probability (nats) of that base given the prefix");
+        app->add_flag("--prepend-eod", config->prepend_eod,
+                      "Score the first base too, conditioned on the end-of-document token (Evo 2 prepend_bos)");
+        app->add_flag("--force", config->force, "Overwrite existing outputs");
+        add_common_options(*app, config->common);
+        commands.push_back(Command{app, [config] { return run_score(*config); }, "score"});
+    }
+    {
+        auto config = std::make_shared<EmbedConfig>();
+        auto* app = root.add_subcommand("embed", "Capture a model layer's activations over a genome or regions");
+        app->footer(
+            "Examples:\n"
+            "  evoscope embed -m model.safetensors --layer blocks.4 -f genome.fa -w 8192 -s 4096 -o acts/\n"
+            "  evoscope embed -m model.safetensors --layer blocks.2.mlp.l3 -f genome.fa -r ctg:1-20,000 --npy x.npy\n"
+            "Sites: embedding, blocks.N (residual stream after block N), blocks.N.mlp.l3, blocks.N.pre_norm,\n"
+            "final_norm. Output: DIR/<site>/manifest.json + shard-NNNNN.npy, one row per position and strand.\n"
+            "Stitching: overlapping windows are causal, so each position is taken from the window that gives it\n"
+            "the most context: on '+' the earliest window covering it, on '-' (reverse complement) the latest.");
+        add_model_source_options(*app, config->model);
+        app->add_option("-l,--layer", config->sites, "Activation site; repeatable")->required()->take_all();
+        add_window_source_options(*app, config->source, true);
+        app->add_option("-o,--output", config->output_dir, "Output folder (one store per site inside)");
+        app->add_option("--npy", config->npy, "Instead: one float32 [L, d_model] array for a single region and site");
+        app->add_option("--dtype", config->dtype, "Stored dtype: float32 or bfloat16 [float32]")
+            ->check(CLI::IsMember({"float32", "bfloat16", "fp32", "bf16"}));
+        app->add_option("-b,--batch", config->batch, "Windows per forward pass [4]")->check(CLI::PositiveNumber);
+        app->add_option("--shard-rows", config->rows_per_shard, "Rows per shard file [262144]")
+            ->check(CLI::PositiveNumber);
+        app->add_flag("--force", config->force, "Overwrite existing outputs");
+        add_common_options(*app, config->common);
+        commands.push_back(Command{app, [config] { return run_embed(*config); }, "embed"});
+    }
+    return commands;
+}
+
+int run_model_init(const ModelInitConfig& config) {
+    apply_common_options(config.common);
+    check_new_output(config.output, config.force);
+    auto model_config = model::ModelConfig::from_yaml_file(config.config_yaml);
+    const auto model = model::Evo2Model::init_random(model_config, config.seed, "cpu");
+    model::save_model(model, config.output);
+    EVOSCOPE_LOG_INFO("wrote {} ({} parameters, {} blocks, seed {})", config.output, model.n_params(),
+                      model.config().num_layers, config.seed);
+    return kExitOk;
+}
+
+int run_convert(const ConvertConfig& config) {
+    apply_common_options(config.common);
+    check_new_output(config.output, config.force);
+    std::vector<std::filesystem::path> parts(config.checkpoint_parts.begin(), config.checkpoint_parts.end());
+    // The YAML text travels verbatim in the metadata, after checking that it is a valid config.
+    std::ifstream in(config.config_yaml);
+    EVOSCOPE_CHECK_IO(in.good(), "cannot read config '{}'", config.config_yaml);
+    const std::string yaml_text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    (void)model::ModelConfig::from_yaml(yaml_text, config.config_yaml);
+    model::ConvertOptions options;
+    options.overwrite = config.force;
+    const auto summary = model::convert_checkpoint(parts, yaml_text, config.output, options);
+    EVOSCOPE_LOG_INFO("{} tensors written ({:.1f} MB); {} non-tensor entries skipped, {} extra tensors dropped",
+                      summary.n_tensors, static_cast<double>(summary.bytes_written) / 1e6,
+                      summary.n_skipped_non_tensor, summary.n_dropped_extra);
+    for (const auto& key : summary.skipped) {
+        EVOSCOPE_LOG_DEBUG("skipped non-tensor entry {}", key);
+    }
+    return kExitOk;
+}
+
+}  // namespace evoscope::pipelines
