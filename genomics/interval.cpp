@@ -1,5 +1,7 @@
 #include "genomics/interval.hpp"
 
+#include <ostream>
+
 #include <fmt/format.h>
 
 #include "core/check.hpp"
@@ -27,6 +29,15 @@ Strand parse_strand(std::string_view text) {
 
 std::string format_region_1b(const Interval& interval) {
     return fmt::format("{}:{}-{}", interval.contig, interval.begin + 1, interval.end);
+}
+
+std::ostream& operator<<(std::ostream& os, const Interval& interval) {
+    return os << interval.contig << ':' << interval.begin << '-' << interval.end << '('
+              << strand_char(interval.strand) << ')';
+}
+
+std::ostream& operator<<(std::ostream& os, Strand strand) {
+    return os << strand_char(strand);
 }
 
 }  // namespace evoscope::genomics

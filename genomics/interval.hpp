@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 
@@ -30,5 +31,9 @@ struct Interval {
 
 /// "contig:begin+1-end" (1-based inclusive, no commas), e.g. "chr1:101-200".
 std::string format_region_1b(const Interval& interval);
+
+/// Prints "contig:begin-end(strand)" with 0-based half-open coordinates (for logs and tests).
+std::ostream& operator<<(std::ostream& os, const Interval& interval);
+std::ostream& operator<<(std::ostream& os, Strand strand);
 
 }  // namespace evoscope::genomics

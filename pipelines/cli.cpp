@@ -10,6 +10,7 @@
 #include "core/run_info.hpp"
 #include "genomics/hts_info.hpp"
 #include "model/torch_info.hpp"
+#include "pipelines/cmd_markov.hpp"
 #include "pipelines/cmd_model.hpp"
 #include "pipelines/cmd_run.hpp"
 #include "pipelines/cmd_variants_windows.hpp"
@@ -114,6 +115,7 @@ std::vector<Command> register_all(CLI::App& root) {
     commands.push_back(register_windows(root));
     commands.push_back(register_variants_windows(root));
     commands.push_back(register_run(root));
+    commands.push_back(register_markov(root));
     for (auto& c : register_model_commands(root)) {
         commands.push_back(std::move(c));
     }

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/output_file.hpp"
 #include "genomics/fasta_reader.hpp"
@@ -65,8 +66,18 @@ int run_variants_windows(const VariantsWindowsConfig& config) {
     genomics::VcfReader reader(config.vcf, fasta, options);
     OutputFile out(config.output, config.force);
     std::string buf;
+    std::int64_t n_unwindowable = 0;
     while (auto variant = reader.next()) {
-        const auto pair = genomics::make_variant_windows(fasta, *variant, config.window_bp);
+        genomics::VariantWindowPair pair;
+        try {
+            pair = genomics::make_variant_windows(fasta, *variant, config.window_bp);
+        } catch (const InputError& e) {
+            // A REF longer than the window, or a contig shorter than it: skip, count, say so.
+            EVOSCOPE_LOG_WARN("skipping {}:{} {}>{}: {}", variant->contig, variant->pos + 1, variant->ref,
+                              variant->alt, e.what());
+            ++n_unwindowable;
+            continue;
+        }
         const std::string name =
             fmt::format("{}:{}:{}:{}", variant->contig, variant->pos + 1, variant->ref, variant->alt);
         const std::string where = fmt::format("window={}:{}-{} id={}", pair.ref_window.contig,
@@ -77,7 +88,8 @@ int run_variants_windows(const VariantsWindowsConfig& config) {
         out.write(buf);
     }
     out.commit();
-    EVOSCOPE_LOG_INFO("{}", reader.summary_line());
+    EVOSCOPE_LOG_INFO("{}; {} variants skipped that no {}-bp window can hold", reader.summary_line(),
+                      n_unwindowable, config.window_bp);
     return kExitOk;
 }
 

@@ -73,7 +73,7 @@ TEST_CASE("windows: TSV windows on both strands equal an independent reader", "[
     REQUIRE(r.exit_code == 0);
     const auto rows = tsv_rows(r.out);
     REQUIRE(rows.size() > 2);
-    CHECK(rows[0] == std::vector<std::string>{"contig", "begin", "end", "strand", "sequence"});
+    CHECK((rows[0] == std::vector<std::string>{"contig", "begin", "end", "strand", "sequence"}));
     std::size_t n_checked = 0;
     for (std::size_t i = 1; i < rows.size(); ++i) {
         const auto& row = rows[i];

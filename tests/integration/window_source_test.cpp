@@ -32,7 +32,7 @@ TEST_CASE("WindowSource: -r regions, a BED file and aliases combine in order", "
         begins.push_back(w->interval.begin);
         CHECK(w->sequence == source.fasta().fetch("CHLTCG", w->interval.begin, w->interval.end));
     }
-    CHECK(begins == std::vector<std::int64_t>{2000, 2400, 2800, 0, 400, 800, 5000});
+    CHECK((begins == std::vector<std::int64_t>{2000, 2400, 2800, 0, 400, 800, 5000}));
 }
 
 TEST_CASE("WindowSource: bad settings are rejected before any output", "[integration][windows]") {

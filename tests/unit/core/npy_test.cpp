@@ -24,7 +24,7 @@ TEST_CASE("npy: a streamed float32 array round-trips, row count patched at commi
     }
     NpyInfo info;
     const auto values = read_npy_float32(path, &info);
-    CHECK(info.shape == std::vector<std::int64_t>{5, 3});
+    CHECK((info.shape == std::vector<std::int64_t>{5, 3}));
     CHECK(info.data_offset % 64 == 0);
     REQUIRE(values.size() == 15);
     CHECK(values[3 * 4 + 1] == 4.5f);
@@ -57,7 +57,7 @@ TEST_CASE("npy: numpy reads what we write and we read what numpy writes", "[core
     NpyInfo info;
     const auto theirs = read_npy_float32(tmp / "theirs.npy", &info);
     CHECK(info.dtype == NpyDtype::Float64);
-    CHECK(info.shape == std::vector<std::int64_t>{3, 4});
+    CHECK((info.shape == std::vector<std::int64_t>{3, 4}));
     CHECK(theirs[11] == 2.75f);
 }
 

@@ -9,13 +9,13 @@ using evoscope::model::Tokenizer;
 
 TEST_CASE("Tokenizer: DNA bytes map to their ASCII codes", "[model][tokenizer]") {
     const auto ids = Tokenizer::tokenize("ACGTN");
-    REQUIRE(ids == std::vector<TokenId>{65, 67, 71, 84, 78});
+    REQUIRE((ids == std::vector<TokenId>{65, 67, 71, 84, 78}));
     SECTION("case is not folded: soft-masked bases are different tokens") {
-        REQUIRE(Tokenizer::tokenize("acgt") == std::vector<TokenId>{97, 99, 103, 116});
+        REQUIRE((Tokenizer::tokenize("acgt") == std::vector<TokenId>{97, 99, 103, 116}));
     }
     SECTION("bytes above 127 are ids 128..255, never negative") {
         const auto high = Tokenizer::tokenize("\xff\x80");
-        REQUIRE(high == std::vector<TokenId>{255, 128});
+        REQUIRE((high == std::vector<TokenId>{255, 128}));
     }
 }
 
@@ -48,6 +48,6 @@ TEST_CASE("Tokenizer: ids above 255 detokenize as UTF-8 code points, clamped to 
 TEST_CASE("Tokenizer: batches are right-padded with the pad id", "[model][tokenizer]") {
     std::vector<std::int64_t> lengths;
     const auto batch = Tokenizer::pad_batch({Tokenizer::tokenize("ACG"), Tokenizer::tokenize("T")}, lengths);
-    REQUIRE(batch == std::vector<TokenId>{65, 67, 71, 84, 1, 1});
-    REQUIRE(lengths == std::vector<std::int64_t>{3, 1});
+    REQUIRE((batch == std::vector<TokenId>{65, 67, 71, 84, 1, 1}));
+    REQUIRE((lengths == std::vector<std::int64_t>{3, 1}));
 }

@@ -75,7 +75,7 @@ TEST_CASE("ActivationStore: blocks spill across shards and read back by row and 
 
     // Shards are plain .npy files.
     NpyInfo info = read_npy_header(dir / "shard-00000.npy");
-    CHECK(info.shape == std::vector<std::int64_t>{7, 3});
+    CHECK((info.shape == std::vector<std::int64_t>{7, 3}));
 }
 
 TEST_CASE("ActivationStore: bfloat16 storage widens on read", "[sae][store]") {
@@ -89,7 +89,7 @@ TEST_CASE("ActivationStore: bfloat16 storage widens on read", "[sae][store]") {
     const ActivationStore store(tmp / "bf");
     std::vector<float> out(4);
     store.read_rows(0, 2, out);
-    CHECK(out == std::vector<float>{1.0f, -2.5f, 3.140625f, 1000.0f});
+    CHECK((out == std::vector<float>{1.0f, -2.5f, 3.140625f, 1000.0f}));
 }
 
 TEST_CASE("ActivationStore: bad input and damaged stores are refused", "[sae][store]") {
