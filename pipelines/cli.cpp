@@ -2,14 +2,19 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
+
+#include <unistd.h>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/run_info.hpp"
 #include "genomics/hts_info.hpp"
-#include "model/torch_info.hpp"
 #include "pipelines/cmd_markov.hpp"
 #include "pipelines/cmd_model.hpp"
 #include "pipelines/cmd_run.hpp"
@@ -22,6 +27,16 @@ namespace {
 std::string& command_line_storage() {
     static std::string text;
     return text;
+}
+
+std::vector<std::string>& argv_storage() {
+    static std::vector<std::string> args;
+    return args;
+}
+
+const TorchRunners*& torch_storage() {
+    static const TorchRunners* runners = nullptr;
+    return runners;
 }
 
 std::string quote_arg(const std::string& arg) {
@@ -41,8 +56,8 @@ std::string quote_arg(const std::string& arg) {
 
 std::string version_text() {
     return std::string("evoscope ") + version_string() + "\nUsing htslib " +
-           genomics::htslib_version() + "\nUsing libtorch " + model::torch_version() +
-           (model::cuda_available() ? " (CUDA available)" : " (CPU)") + "\nUsing libBigWig " +
+           genomics::htslib_version() + "\nUsing libtorch " + EVOSCOPE_TORCH_VERSION +
+           " (" EVOSCOPE_TORCH_FLAVOUR ", in evoscope-torch)\nUsing libBigWig " +
            genomics::libbigwig_version() + "\n";
 }
 
@@ -107,22 +122,51 @@ void apply_common_options(const CommonOptions& options) {
     if (!options.log_file.empty()) {
         log::set_log_file(options.log_file);
     }
-    model::set_num_threads(options.threads);
+    if (torch_storage() != nullptr && torch_storage()->set_threads != nullptr) {
+        torch_storage()->set_threads(options.threads);
+    }
 }
 
-std::vector<Command> register_all(CLI::App& root) {
+std::vector<Command> register_all(CLI::App& root, const TorchRunners* torch) {
     std::vector<Command> commands;
     commands.push_back(register_windows(root));
     commands.push_back(register_variants_windows(root));
     commands.push_back(register_run(root));
     commands.push_back(register_markov(root));
-    for (auto& c : register_model_commands(root)) {
+    for (auto& c : register_model_commands(root, torch)) {
         commands.push_back(std::move(c));
     }
     return commands;
 }
 
-int main_entry(int argc, char** argv) {
+void exec_torch_companion() {
+    std::filesystem::path companion;
+    if (const char* env = std::getenv("EVOSCOPE_TORCH_BIN"); env != nullptr && *env != '\0') {
+        companion = env;
+    } else {
+        std::error_code ec;
+        const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+        companion = (ec ? std::filesystem::path(argv_storage().at(0)).parent_path() : self.parent_path()) /
+                    "evoscope-torch";
+    }
+    std::vector<char*> args;
+    std::string argv0 = companion.string();
+    args.push_back(argv0.data());
+    for (std::size_t i = 1; i < argv_storage().size(); ++i) {
+        args.push_back(argv_storage()[i].data());
+    }
+    args.push_back(nullptr);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::execv(argv0.c_str(), args.data());
+    throw IoError("cannot run '" + argv0 + "' (" + std::strerror(errno) +
+                  "): the model commands run in evoscope-torch, installed beside evoscope; "
+                  "set EVOSCOPE_TORCH_BIN to its path");
+}
+
+int main_entry(int argc, char** argv, const TorchRunners* torch) {
+    torch_storage() = torch;
+    argv_storage().assign(argv, argv + argc);
     for (int i = 0; i < argc; ++i) {
         command_line_storage() += (i == 0 ? "evoscope" : " " + quote_arg(argv[i]));
     }
@@ -137,7 +181,7 @@ int main_entry(int argc, char** argv) {
     app.add_flag("-V,--version", show_version, "Print versions of evoscope, htslib and libtorch");
     app.add_flag("--version-only", show_version_only, "Print the evoscope version alone");
 
-    const std::vector<Command> commands = register_all(app);
+    const std::vector<Command> commands = register_all(app, torch);
 
     if (argc <= 1) {
         std::cerr << app.help() << "\n";

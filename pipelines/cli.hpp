@@ -32,16 +32,40 @@ struct Command {
     std::string name;            ///< log context, e.g. "windows" or "model-init"
 };
 
+struct ModelInitConfig;
+struct ConvertConfig;
+struct ScoreConfig;
+struct EmbedConfig;
+
+/// The commands that need libtorch. The `evoscope` binary does not link libtorch (loading it
+/// costs about a second and 160 MB before any work): it passes nullptr and hands those commands
+/// to its companion binary `evoscope-torch` (same folder) with the same arguments. The companion
+/// passes the real functions.
+struct TorchRunners {
+    int (*model_init)(const ModelInitConfig&) = nullptr;
+    int (*convert)(const ConvertConfig&) = nullptr;
+    int (*score)(const ScoreConfig&) = nullptr;
+    int (*embed)(const EmbedConfig&) = nullptr;
+    /// Sets libtorch's intra-op threads (n <= 0: all cores).
+    void (*set_threads)(int n) = nullptr;
+};
+
 /// Adds -v/-q/--verbosity/--threads/--log-file to a subcommand.
 void add_common_options(CLI::App& app, CommonOptions& options);
 /// Applies logging and thread settings; call first in every run function.
 void apply_common_options(const CommonOptions& options);
 
-/// Registers every subcommand on `root` (defined in main.cpp's companion, cli.cpp).
-std::vector<Command> register_all(CLI::App& root);
+/// Registers every subcommand on `root`.
+std::vector<Command> register_all(CLI::App& root, const TorchRunners* torch);
 
 /// Runs the whole CLI: parse, dispatch, map exceptions to exit codes. `main` is a one-liner.
-int main_entry(int argc, char** argv);
+/// `torch` is nullptr in the libtorch-free `evoscope` binary (model commands are re-executed in
+/// `evoscope-torch`), the real runners in `evoscope-torch`.
+int main_entry(int argc, char** argv, const TorchRunners* torch = nullptr);
+
+/// Replaces this process with `evoscope-torch` (found beside this executable, or at
+/// $EVOSCOPE_TORCH_BIN) run with this process's arguments. Returns only by throwing IoError.
+[[noreturn]] void exec_torch_companion();
 
 /// The command line as typed, quoted where needed (for provenance and the closing line).
 const std::string& command_line();

@@ -3,16 +3,10 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
 
 #include "core/check.hpp"
 #include "core/log.hpp"
-#include "model/checkpoint.hpp"
-#include "model/config.hpp"
-#include "model/convert.hpp"
-#include "model/evo2_model.hpp"
 
 namespace evoscope::pipelines {
 namespace {
@@ -23,13 +17,18 @@ void add_model_source_options(CLI::App& app, ModelSourceOptions& o) {
     app.add_option("--device", o.device, "cpu, cuda or cuda:N [cpu]");
 }
 
-void check_new_output(const std::string& path, bool force) {
-    EVOSCOPE_CHECK(force || !std::filesystem::exists(path), "output '{}' exists (use --force to overwrite)", path);
-}
 
 }  // namespace
 
-std::vector<Command> register_model_commands(CLI::App& root) {
+std::vector<Command> register_model_commands(CLI::App& root, const TorchRunners* torch) {
+    // Without libtorch in this process, every model command re-runs in evoscope-torch.
+    const auto runner = [torch](auto config, auto member) -> std::function<int()> {
+        if (torch == nullptr || torch->*member == nullptr) {
+            return [] () -> int { exec_torch_companion(); };
+        }
+        auto fn = torch->*member;
+        return [fn, config] { return fn(*config); };
+    };
     std::vector<Command> commands;
 
     auto* model = root.add_subcommand("model", "Model utilities (init)");
@@ -43,7 +42,7 @@ std::vector<Command> register_model_commands(CLI::App& root) {
         app->add_option("-o,--output", config->output, "Output .safetensors")->required();
         app->add_flag("--force", config->force, "Overwrite an existing output");
         add_common_options(*app, config->common);
-        commands.push_back(Command{app, [config] { return run_model_init(*config); }, "model-init"});
+        commands.push_back(Command{app, runner(config, &TorchRunners::model_init), "model-init"});
     }
     {
         auto config = std::make_shared<ConvertConfig>();
@@ -62,7 +61,7 @@ std::vector<Command> register_model_commands(CLI::App& root) {
         app->add_option("-o,--output", config->output, "Output .safetensors")->required();
         app->add_flag("--force", config->force, "Overwrite an existing output");
         add_common_options(*app, config->common);
-        commands.push_back(Command{app, [config] { return run_convert(*config); }, "convert"});
+        commands.push_back(Command{app, runner(config, &TorchRunners::convert), "convert"});
     }
     {
         auto config = std::make_shared<ScoreConfig>();
@@ -85,7 +84,7 @@ std::vector<Command> register_model_commands(CLI::App& root) {
                       "Score the first base too, conditioned on the end-of-document token (Evo 2 prepend_bos)");
         app->add_flag("--force", config->force, "Overwrite existing outputs");
         add_common_options(*app, config->common);
-        commands.push_back(Command{app, [config] { return run_score(*config); }, "score"});
+        commands.push_back(Command{app, runner(config, &TorchRunners::score), "score"});
     }
     {
         auto config = std::make_shared<EmbedConfig>();
@@ -110,41 +109,9 @@ std::vector<Command> register_model_commands(CLI::App& root) {
             ->check(CLI::PositiveNumber);
         app->add_flag("--force", config->force, "Overwrite existing outputs");
         add_common_options(*app, config->common);
-        commands.push_back(Command{app, [config] { return run_embed(*config); }, "embed"});
+        commands.push_back(Command{app, runner(config, &TorchRunners::embed), "embed"});
     }
     return commands;
-}
-
-int run_model_init(const ModelInitConfig& config) {
-    apply_common_options(config.common);
-    check_new_output(config.output, config.force);
-    auto model_config = model::ModelConfig::from_yaml_file(config.config_yaml);
-    const auto model = model::Evo2Model::init_random(model_config, config.seed, "cpu");
-    model::save_model(model, config.output);
-    EVOSCOPE_LOG_INFO("wrote {} ({} parameters, {} blocks, seed {})", config.output, model.n_params(),
-                      model.config().num_layers, config.seed);
-    return kExitOk;
-}
-
-int run_convert(const ConvertConfig& config) {
-    apply_common_options(config.common);
-    check_new_output(config.output, config.force);
-    std::vector<std::filesystem::path> parts(config.checkpoint_parts.begin(), config.checkpoint_parts.end());
-    // The YAML text travels verbatim in the metadata, after checking that it is a valid config.
-    std::ifstream in(config.config_yaml);
-    EVOSCOPE_CHECK_IO(in.good(), "cannot read config '{}'", config.config_yaml);
-    const std::string yaml_text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    (void)model::ModelConfig::from_yaml(yaml_text, config.config_yaml);
-    model::ConvertOptions options;
-    options.overwrite = config.force;
-    const auto summary = model::convert_checkpoint(parts, yaml_text, config.output, options);
-    EVOSCOPE_LOG_INFO("{} tensors written ({:.1f} MB); {} non-tensor entries skipped, {} extra tensors dropped",
-                      summary.n_tensors, static_cast<double>(summary.bytes_written) / 1e6,
-                      summary.n_skipped_non_tensor, summary.n_dropped_extra);
-    for (const auto& key : summary.skipped) {
-        EVOSCOPE_LOG_DEBUG("skipped non-tensor entry {}", key);
-    }
-    return kExitOk;
 }
 
 }  // namespace evoscope::pipelines

@@ -1,6 +1,6 @@
 /// @file
 /// Model subcommands: `evoscope model init`, `evoscope convert`, `evoscope score` and
-/// `evoscope embed`.
+/// `evoscope embed` (their options; the code that runs them is in torch_commands.hpp).
 #pragma once
 
 #include <cstdint>
@@ -61,10 +61,9 @@ struct EmbedConfig {
     bool force = false;
 };
 
-std::vector<Command> register_model_commands(CLI::App& root);
-int run_model_init(const ModelInitConfig& config);
-int run_convert(const ConvertConfig& config);
-int run_score(const ScoreConfig& config);
-int run_embed(const EmbedConfig& config);
+/// Registers `model init`, `convert`, `score` and `embed`. Their run functions need libtorch and
+/// live in evoscope_pipelines_torch (pipelines/torch_commands.hpp); with `torch` == nullptr the
+/// commands re-execute this command line in `evoscope-torch`.
+std::vector<Command> register_model_commands(CLI::App& root, const TorchRunners* torch);
 
 }  // namespace evoscope::pipelines

@@ -13,8 +13,8 @@
 #include "genomics/regions.hpp"
 #include "genomics/sequence.hpp"
 #include "model/tokenizer.hpp"
-#include "pipelines/cmd_model.hpp"
-#include "pipelines/model_source.hpp"
+#include "pipelines/torch_commands.hpp"
+#include "pipelines/torch_model_source.hpp"
 
 namespace evoscope::pipelines {
 

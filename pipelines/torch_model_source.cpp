@@ -1,4 +1,4 @@
-#include "pipelines/model_source.hpp"
+#include "pipelines/torch_model_source.hpp"
 
 #include <optional>
 

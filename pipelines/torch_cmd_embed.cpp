@@ -23,8 +23,8 @@
 #include "genomics/window.hpp"
 #include "model/checkpoint.hpp"
 #include "model/tokenizer.hpp"
-#include "pipelines/cmd_model.hpp"
-#include "pipelines/model_source.hpp"
+#include "pipelines/torch_commands.hpp"
+#include "pipelines/torch_model_source.hpp"
 #include "pipelines/window_source.hpp"
 #include "sae/activation_store.hpp"
 

@@ -1,0 +1,19 @@
+/// @file
+/// The model commands' run functions. They need libtorch, so they live in
+/// evoscope_pipelines_torch and run in the `evoscope-torch` binary.
+#pragma once
+
+#include "pipelines/cli.hpp"
+#include "pipelines/cmd_model.hpp"
+
+namespace evoscope::pipelines {
+
+int run_model_init(const ModelInitConfig& config);
+int run_convert(const ConvertConfig& config);
+int run_score(const ScoreConfig& config);
+int run_embed(const EmbedConfig& config);
+
+/// The runner table `evoscope-torch` passes to main_entry.
+TorchRunners torch_runners();
+
+}  // namespace evoscope::pipelines

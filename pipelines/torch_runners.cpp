@@ -1,0 +1,16 @@
+#include "model/torch_info.hpp"
+#include "pipelines/torch_commands.hpp"
+
+namespace evoscope::pipelines {
+
+TorchRunners torch_runners() {
+    TorchRunners runners;
+    runners.model_init = &run_model_init;
+    runners.convert = &run_convert;
+    runners.score = &run_score;
+    runners.embed = &run_embed;
+    runners.set_threads = &model::set_num_threads;
+    return runners;
+}
+
+}  // namespace evoscope::pipelines
