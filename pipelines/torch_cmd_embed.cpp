@@ -229,17 +229,18 @@ int run_embed(const EmbedConfig& config) {
                            static_cast<double>(n_tokens) / std::max(1e-9, clock.wall_seconds()));
         batch.clear();
     };
-    std::int64_t next_report = 1000;
+    double next_report_s = 10.0;  // progress on stderr about every 10 s
     while (auto w = stream.next()) {
         if (!batch.empty() && (w->sequence.size() != batch.front().sequence.size() ||
                                static_cast<std::int64_t>(batch.size()) == config.batch)) {
             run_batch();
         }
         batch.push_back(std::move(*w));
-        if (n_windows >= next_report) {
-            EVOSCOPE_LOG_INFO("{} windows embedded, {:.0f} tokens/s", n_windows,
+        if (clock.wall_seconds() >= next_report_s) {
+            EVOSCOPE_LOG_INFO("{} windows embedded ({}), {:.0f} tokens/s", n_windows,
+                              genomics::format_region_1b(batch.back().interval),
                               static_cast<double>(n_tokens) / std::max(1e-9, clock.wall_seconds()));
-            next_report += 1000;
+            next_report_s = clock.wall_seconds() + 10.0;
         }
     }
     run_batch();

@@ -16,13 +16,7 @@ using evoscope::test::write_file;
 namespace {
 
 std::string lambda_sequence() {
-    std::istringstream in(read_file(data_path("genomes/lambda.fa")));
-    std::string line;
-    std::string seq;
-    while (std::getline(in, line)) {
-        if (!line.empty() && line[0] != '>') seq += line;
-    }
-    return seq;
+    return evoscope::test::plain_fasta(data_path("genomes/lambda.fa")).at("NC_001416.1");
 }
 
 /// FASTA records as (header, sequence).

@@ -10,43 +10,14 @@
 
 namespace fs = std::filesystem;
 using evoscope::test::data_path;
+using evoscope::test::plain_fasta;
+using evoscope::test::plain_revcomp;
 using evoscope::test::read_file;
 using evoscope::test::run_evoscope;
 using evoscope::test::TempDir;
 using evoscope::test::write_file;
 
 namespace {
-
-/// A deliberately simple FASTA reader, independent of htslib.
-std::map<std::string, std::string> plain_fasta(const fs::path& path) {
-    std::map<std::string, std::string> out;
-    std::istringstream in(read_file(path));
-    std::string line;
-    std::string* current = nullptr;
-    while (std::getline(in, line)) {
-        if (!line.empty() && line[0] == '>') {
-            const auto name = line.substr(1, line.find_first_of(" \t") - 1);
-            current = &out[name];
-        } else if (current != nullptr) {
-            *current += line;
-        }
-    }
-    return out;
-}
-
-std::string revcomp(const std::string& s) {
-    std::string r(s.rbegin(), s.rend());
-    for (char& c : r) {
-        switch (c) {
-            case 'A': c = 'T'; break;
-            case 'C': c = 'G'; break;
-            case 'G': c = 'C'; break;
-            case 'T': c = 'A'; break;
-            default: break;
-        }
-    }
-    return r;
-}
 
 std::vector<std::vector<std::string>> tsv_rows(const std::string& text) {
     std::vector<std::vector<std::string>> rows;
@@ -81,7 +52,7 @@ TEST_CASE("windows: TSV windows on both strands equal an independent reader", "[
         const auto begin = std::stoul(row[1]);
         const auto end = std::stoul(row[2]);
         const auto expected = seq.substr(begin, end - begin);
-        CHECK(row[4] == (row[3] == "+" ? expected : revcomp(expected)));
+        CHECK(row[4] == (row[3] == "+" ? expected : plain_revcomp(expected)));
         ++n_checked;
     }
     // 48,502 bp, window 5,000, stride 3,000: starts 0..45,000; the window at 45,000 is the first

@@ -137,6 +137,54 @@ bool have_program(const std::string& program) {
     return false;
 }
 
+std::map<std::string, std::string> plain_fasta_text(const std::string& text) {
+    std::map<std::string, std::string> out;
+    std::string* current = nullptr;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        std::size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos) nl = text.size();
+        const std::string line = text.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (line.empty()) continue;
+        if (line[0] == '>') {
+            current = &out[line.substr(1, line.find_first_of(" \t") - 1)];
+        } else if (current != nullptr) {
+            *current += line;
+        }
+    }
+    return out;
+}
+
+std::map<std::string, std::string> plain_fasta(const std::filesystem::path& path) {
+    return plain_fasta_text(read_file(path));
+}
+
+std::string plain_revcomp(const std::string& seq) {
+    std::string out(seq.rbegin(), seq.rend());
+    for (char& c : out) {
+        const bool lower = c >= 'a' && c <= 'z';
+        char u = lower ? static_cast<char>(c - 'a' + 'A') : c;
+        switch (u) {
+            case 'A': u = 'T'; break;
+            case 'T': u = 'A'; break;
+            case 'C': u = 'G'; break;
+            case 'G': u = 'C'; break;
+            case 'R': u = 'Y'; break;
+            case 'Y': u = 'R'; break;
+            case 'K': u = 'M'; break;
+            case 'M': u = 'K'; break;
+            case 'B': u = 'V'; break;
+            case 'V': u = 'B'; break;
+            case 'D': u = 'H'; break;
+            case 'H': u = 'D'; break;
+            default: break;  // S, W, N map to themselves
+        }
+        c = lower ? static_cast<char>(u - 'A' + 'a') : u;
+    }
+    return out;
+}
+
 std::vector<std::string> list_dir(const std::filesystem::path& dir) {
     std::vector<std::string> names;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {

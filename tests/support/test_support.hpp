@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,14 @@ RunResult run_program(const std::vector<std::string>& argv,
                       const std::string& stdin_text = {});
 /// True when `program` is on PATH.
 bool have_program(const std::string& program);
+
+/// An independent, deliberately plain FASTA parser (no htslib): records keyed by the first word
+/// of the header, lines concatenated. For checking evoscope's readers against.
+std::map<std::string, std::string> plain_fasta_text(const std::string& text);
+std::map<std::string, std::string> plain_fasta(const std::filesystem::path& path);
+/// Reverse complement with a complement table written out by hand (IUPAC codes, case kept),
+/// independent of genomics/sequence.
+std::string plain_revcomp(const std::string& seq);
 
 /// Lists the entries of a directory (names only), sorted.
 std::vector<std::string> list_dir(const std::filesystem::path& dir);

@@ -20,19 +20,9 @@ namespace {
 
 const std::string kBases = "ACGT";
 
-/// Complement table written out here, independent of genomics/sequence.
+/// Independent of genomics/sequence (test support writes the complement table out).
 std::string revcomp(const std::string& s) {
-    std::string r(s.rbegin(), s.rend());
-    for (char& c : r) {
-        switch (c) {
-            case 'A': c = 'T'; break;
-            case 'C': c = 'G'; break;
-            case 'G': c = 'C'; break;
-            case 'T': c = 'A'; break;
-            default: break;
-        }
-    }
-    return r;
+    return evoscope::test::plain_revcomp(s);
 }
 
 std::string random_dna(std::size_t n, unsigned seed) {

@@ -26,51 +26,8 @@ namespace {
 
 // --- an independent reference: whole file in memory, hand-written complement ---------------
 
-std::map<std::string, std::string> parse_fasta_text(const std::string& text) {
-    std::map<std::string, std::string> out;
-    std::string* current = nullptr;
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        std::size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) nl = text.size();
-        const std::string line = text.substr(pos, nl - pos);
-        pos = nl + 1;
-        if (line.empty()) continue;
-        if (line[0] == '>') {
-            current = &out[line.substr(1, line.find_first_of(" \t") - 1)];
-        } else {
-            *current += line;
-        }
-    }
-    return out;
-}
-
-char complement_base(char c) {
-    const bool lower = std::islower(static_cast<unsigned char>(c)) != 0;
-    char u = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    switch (u) {
-        case 'A': u = 'T'; break;
-        case 'T': u = 'A'; break;
-        case 'C': u = 'G'; break;
-        case 'G': u = 'C'; break;
-        case 'R': u = 'Y'; break;
-        case 'Y': u = 'R'; break;
-        case 'K': u = 'M'; break;
-        case 'M': u = 'K'; break;
-        case 'B': u = 'V'; break;
-        case 'V': u = 'B'; break;
-        case 'D': u = 'H'; break;
-        case 'H': u = 'D'; break;
-        default: break;  // S, W, N
-    }
-    return lower ? static_cast<char>(std::tolower(static_cast<unsigned char>(u))) : u;
-}
-
-std::string ref_revcomp(const std::string& s) {
-    std::string out(s.rbegin(), s.rend());
-    for (char& c : out) c = complement_base(c);
-    return out;
-}
+using evoscope::test::plain_fasta_text;
+using evoscope::test::plain_revcomp;
 
 std::string ref_upper(std::string s) {
     for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -107,7 +64,7 @@ void check_against_reference(const std::vector<Window>& windows,
     for (const auto& w : windows) {
         const std::string& seq = ref.at(w.interval.contig);
         std::string expect = ref_window(seq, w.interval.begin, w.interval.end);
-        if (w.interval.strand == Strand::Reverse) expect = ref_revcomp(expect);
+        if (w.interval.strand == Strand::Reverse) expect = plain_revcomp(expect);
         if (config.case_policy == CasePolicy::Upper) expect = ref_upper(expect);
         CAPTURE(format_region_1b(w.interval), strand_char(w.interval.strand));
         REQUIRE(w.sequence == expect);
@@ -133,7 +90,7 @@ struct SmallGenome {
         write_file(d / "g.fa", text);
         return d / "g.fa";
     }
-    SmallGenome() : path(write(dir)), ref(parse_fasta_text(read_file(path))), fasta(path) {}
+    SmallGenome() : path(write(dir)), ref(plain_fasta_text(read_file(path))), fasta(path) {}
 };
 
 WindowConfig tiles(std::int64_t window_bp, std::int64_t stride_bp, EndPolicy policy) {
@@ -158,7 +115,7 @@ TEST_CASE("windows equal an independent reader on the bundled genomes", "[genomi
     options.index_beside_fasta = false;
 
     SECTION("C. trachomatis, 8192 bp at stride 4096, both strands, case kept") {
-        const auto ref = parse_fasta_text(read_file(data_path("genomes/ctrachomatis.fa")));
+        const auto ref = plain_fasta_text(read_file(data_path("genomes/ctrachomatis.fa")));
         const FastaReader fasta(data_path("genomes/ctrachomatis.fa"), options);
         WindowConfig config = tiles(8192, 4096, EndPolicy::Shorter);
         config.strand = StrandMode::Both;
@@ -178,7 +135,7 @@ TEST_CASE("windows equal an independent reader on the bundled genomes", "[genomi
     }
 
     SECTION("lambda, reverse strand, shift-back, upper-cased") {
-        const auto ref = parse_fasta_text(read_file(data_path("genomes/lambda.fa")));
+        const auto ref = plain_fasta_text(read_file(data_path("genomes/lambda.fa")));
         const FastaReader fasta(data_path("genomes/lambda.fa"), options);
         WindowConfig config = tiles(1000, 700, EndPolicy::ShiftBack);
         config.strand = StrandMode::Reverse;
@@ -196,7 +153,7 @@ TEST_CASE("windows equal an independent reader on the bundled genomes", "[genomi
     }
 
     SECTION("A. thaliana chloroplast, small read chunks, drop, circular off") {
-        const auto ref = parse_fasta_text(read_file(data_path("genomes/athaliana_chloroplast.fa")));
+        const auto ref = plain_fasta_text(read_file(data_path("genomes/athaliana_chloroplast.fa")));
         const FastaReader fasta(data_path("genomes/athaliana_chloroplast.fa"), options);
         WindowConfig config = tiles(5000, 3333, EndPolicy::Drop);
         config.strand = StrandMode::Both;
@@ -209,7 +166,7 @@ TEST_CASE("windows equal an independent reader on the bundled genomes", "[genomi
     }
 
     SECTION("A. thaliana chloroplast as a circular genome") {
-        const auto ref = parse_fasta_text(read_file(data_path("genomes/athaliana_chloroplast.fa")));
+        const auto ref = plain_fasta_text(read_file(data_path("genomes/athaliana_chloroplast.fa")));
         const FastaReader fasta(data_path("genomes/athaliana_chloroplast.fa"), options);
         WindowConfig config = tiles(8192, 8192, EndPolicy::Drop);
         config.circular = {"*"};
@@ -376,7 +333,7 @@ TEST_CASE("soft-masked bases: upper by default, or kept", "[genomics][window]") 
         WindowStream stream(fasta, {{"ctg2", 0, 37}}, c);
         const auto windows = collect(stream);
         REQUIRE(windows.size() == 1);
-        CHECK(windows[0].sequence == ref_revcomp("ACGTRYKMBVDHSWNacgtrykmbvdhswnACGTacg"));
+        CHECK(windows[0].sequence == plain_revcomp("ACGTRYKMBVDHSWNacgtrykmbvdhswnACGTacg"));
     }
 }
 
@@ -392,7 +349,7 @@ TEST_CASE("StrandMode::Both emits + then - for each window", "[genomics][window]
         CHECK(windows[i + 1].interval.strand == Strand::Reverse);
         CHECK(windows[i].interval.begin == windows[i + 1].interval.begin);
         CHECK(windows[i].interval.end == windows[i + 1].interval.end);
-        CHECK(windows[i + 1].sequence == ref_revcomp(windows[i].sequence));
+        CHECK(windows[i + 1].sequence == plain_revcomp(windows[i].sequence));
     }
     CHECK(windows[6].region_index == 1);
     CHECK(windows[6].sequence == "ACGTNNA");
