@@ -39,5 +39,5 @@ fi
 
 cmake --preset release
 cmake --build --preset release -j "$(nproc)"
-./build/release/evoscope run -o evoscope-demo
+./build/release/bin/evoscope run -o evoscope-demo
 echo "[I::setup] done: results in evoscope-demo/ (windows.bed, summary.json)" >&2
