@@ -766,4 +766,23 @@ void Evo2Model::set_conv_algo(ConvAlgo algo) {
     impl_->conv_algo = algo;
 }
 
+std::vector<std::pair<std::string, at::Tensor>> Evo2Model::parameters() {
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    for (const auto& spec : key_specs(impl_->config)) {
+        if (spec.name.ends_with("inv_freq")) {
+            continue;
+        }
+        at::Tensor& t = impl_->slots_of(spec).*spec.slot;
+        t.requires_grad_(true);
+        out.emplace_back(spec.name, t);
+    }
+    return out;
+}
+
+at::Tensor Evo2Model::forward_train(const at::Tensor& ids) {
+    parameters();  // marks the weights requires_grad
+    const at::Tensor t = impl_->prepare_ids(ids);
+    return impl_->forward(t, impl_->config.num_layers - 1, true, {}, [](const std::string&, const at::Tensor&) {});
+}
+
 }  // namespace evoscope::model

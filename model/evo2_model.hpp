@@ -4,7 +4,8 @@
 /// parallel forward pass of §2 with named activation sites, and the inverse transforms for
 /// saving. Weights are held in the runtime layout (de-interleaved Hyena projections, [Q;K;V]
 /// Wqkv); fp32 on CPU, bf16 on CUDA with the fp32 islands of §2.11. Immutable after
-/// construction; forward calls are const and may run concurrently.
+/// construction except through the training API (parameters(), forward_train: see
+/// model/trainer.hpp); const forward calls may run concurrently.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -91,6 +92,23 @@ public:
     std::int64_t n_params() const;
     /// Hyena-MR/LI convolution algorithm (default Fft). Not thread-safe with running forwards.
     void set_conv_algo(ConvAlgo algo);
+
+    // --- training (model/trainer.hpp) ---------------------------------------------------------
+
+    /// The trainable tensors in the runtime layout (the live tensors the forward reads, not
+    /// copies), named as the official keys they are saved under; inv_freq buffers excluded.
+    /// Marks them requires_grad, so forward_train builds a graph; in-place updates (under
+    /// NoGradGuard) change what logits(), run() and official_state_dict() see. The inference
+    /// API is unaffected (it runs without gradients). Not thread-safe with running forwards.
+    std::vector<std::pair<std::string, at::Tensor>> parameters();
+
+    /// Next-token logits with autograd: the same computation as logits(), without the no-grad
+    /// guard and the copy to CPU. Marks the weights requires_grad as parameters() does.
+    /// @param ids  [B, L] integer token ids in 0..vocab_size-1, any device, L >= 1
+    /// @return [B, L, vocab_size] in the activation dtype (fp32 on CPU, bf16 on CUDA) on the
+    ///         model's device
+    /// @throws InputError for a bad shape, dtype or id
+    at::Tensor forward_train(const at::Tensor& ids);
 
     struct Impl;
 

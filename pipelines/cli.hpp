@@ -36,6 +36,7 @@ struct ModelInitConfig;
 struct ConvertConfig;
 struct ScoreConfig;
 struct EmbedConfig;
+struct ModelTrainConfig;
 
 /// The commands that need libtorch. The `evoscope` binary does not link libtorch (loading it
 /// costs about a second and 160 MB before any work): it passes nullptr and hands those commands
@@ -46,6 +47,7 @@ struct TorchRunners {
     int (*convert)(const ConvertConfig&) = nullptr;
     int (*score)(const ScoreConfig&) = nullptr;
     int (*embed)(const EmbedConfig&) = nullptr;
+    int (*train)(const ModelTrainConfig&) = nullptr;
     /// Sets libtorch's intra-op threads (n <= 0: all cores).
     void (*set_threads)(int n) = nullptr;
 };

@@ -24,14 +24,15 @@ std::vector<Command> register_model_commands(CLI::App& root, const TorchRunners*
     // Without libtorch in this process, every model command re-runs in evoscope-torch.
     const auto runner = [torch](auto config, auto member) -> std::function<int()> {
         if (torch == nullptr || torch->*member == nullptr) {
-            return [] () -> int { exec_torch_companion(); };
+            // Keep `config` alive: CLI11 writes the parsed options into it.
+            return [config]() -> int { exec_torch_companion(); };
         }
         auto fn = torch->*member;
         return [fn, config] { return fn(*config); };
     };
     std::vector<Command> commands;
 
-    auto* model = root.add_subcommand("model", "Model utilities (init)");
+    auto* model = root.add_subcommand("model", "Model utilities (init, train)");
     model->require_subcommand(1);
     {
         auto config = std::make_shared<ModelInitConfig>();
@@ -43,6 +44,73 @@ std::vector<Command> register_model_commands(CLI::App& root, const TorchRunners*
         app->add_flag("--force", config->force, "Overwrite an existing output");
         add_common_options(*app, config->common);
         commands.push_back(Command{app, runner(config, &TorchRunners::model_init), "model-init"});
+    }
+    {
+        auto config = std::make_shared<ModelTrainConfig>();
+        auto* app = model->add_subcommand("train", "Causal next-base training on FASTA sequences");
+        app->footer(
+            "Examples:\n"
+            "  evoscope model train --config tiny.yml -f lambda.fa --holdout-fraction 0.1 -w 256 -b 8 --steps 500 -o run/\n"
+            "  evoscope model train --resume run/            (continues from run/'s latest checkpoint)\n"
+            "Windows of --window bases (plus one: --window predicted tokens) are drawn uniformly from the training\n"
+            "regions (default: every contig), on both strands, upper-cased; --holdout regions are removed from them\n"
+            "and scored every --eval-every steps. Output: DIR/model.safetensors, DIR/train_log.tsv, DIR/loss.svg,\n"
+            "DIR/checkpoints/step-N/{model,optimizer}.safetensors + state.json.");
+        auto* resume = app->add_option("--resume", config->resume,
+                                       "Continue the run in this output folder from its latest checkpoint "
+                                       "(every other setting comes from it)");
+        std::vector<CLI::Option*> opts;
+        opts.push_back(app->add_option("--config", config->config_yaml, "Model YAML config: train a new random model"));
+        opts.push_back(app->add_option("--init-from", config->init_from, "Start from these weights (.safetensors)"));
+        opts.push_back(app->add_option("-f,--fasta", config->fastas, "FASTA to train on; repeatable"));
+        opts.push_back(app->add_option("-r,--region", config->regions,
+                                       "Training region (1-based inclusive); repeatable [whole genomes]"));
+        opts.push_back(app->add_option("-R,--regions-file", config->regions_bed, "BED file of training regions"));
+        opts.push_back(app->add_option("--holdout", config->holdout,
+                                       "Held-out region (contig:begin-end) or BED file; repeatable; never trained on"));
+        opts.push_back(app->add_option("--holdout-fraction", config->holdout_fraction,
+                                       "Hold out the last fraction F of every training region (as `markov`)"));
+        opts.push_back(app->add_option("-w,--window", config->window, "Predicted bases per window [1024]")
+                           ->check(CLI::PositiveNumber));
+        opts.push_back(app->add_option("-b,--batch", config->batch, "Windows per step [8]")->check(CLI::PositiveNumber));
+        opts.push_back(app->add_option("--steps", config->steps, "Optimizer steps [1000]")->check(CLI::PositiveNumber));
+        opts.push_back(app->add_option("--lr", config->lr, "Peak learning rate [3e-4]")->check(CLI::PositiveNumber));
+        opts.push_back(app->add_option("--min-lr", config->min_lr, "Final learning rate of the cosine decay [3e-5]")
+                           ->check(CLI::NonNegativeNumber));
+        opts.push_back(app->add_option("--warmup", config->warmup, "Linear warmup steps [100]")
+                           ->check(CLI::NonNegativeNumber));
+        opts.push_back(app->add_option("--weight-decay", config->weight_decay, "AdamW decoupled weight decay [0.1]")
+                           ->check(CLI::NonNegativeNumber));
+        opts.push_back(app->add_option("--grad-clip", config->grad_clip, "Max global gradient norm, 0 = off [1]")
+                           ->check(CLI::NonNegativeNumber));
+        opts.push_back(app->add_option("--eval-every", config->eval_every, "Held-out evaluation interval [100]")
+                           ->check(CLI::PositiveNumber));
+        opts.push_back(app->add_option("--checkpoint-every", config->checkpoint_every,
+                                       "Checkpoint interval, 0 = only at the end [0]")
+                           ->check(CLI::NonNegativeNumber));
+        opts.push_back(app->add_option("--seed", config->seed, "Seed of the initial weights and the data order [0]"));
+        opts.push_back(app->add_option("--strand", config->strand, "Strands to train on: both, + [both]")
+                           ->check(CLI::IsMember({"both", "+"})));
+        opts.push_back(app->add_option("-o,--output", config->output_dir, "Output folder"));
+        opts.push_back(app->add_flag("--force", config->force, "Reuse an existing non-empty output folder"));
+        // A resumed run takes every setting from its checkpoint (checked here rather than with
+        // Option::excludes, which would print "Excludes: --resume" on every line of --help).
+        app->parse_complete_callback([resume, opts] {
+            if (resume->count() == 0) {
+                return;
+            }
+            for (const auto* o : opts) {
+                if (o->count() > 0) {
+                    throw CLI::ExcludesError(resume->get_name(), o->get_name());
+                }
+            }
+        });
+        app->add_option("--device", config->device, "cpu, cuda or cuda:N [cpu]");
+        app->add_option("--stop-after", config->stop_after,
+                        "Stop after this step with a checkpoint (resume later with --resume)")
+            ->check(CLI::NonNegativeNumber);
+        add_common_options(*app, config->common);
+        commands.push_back(Command{app, runner(config, &TorchRunners::train), "model-train"});
     }
     {
         auto config = std::make_shared<ConvertConfig>();

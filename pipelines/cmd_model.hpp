@@ -1,5 +1,5 @@
 /// @file
-/// Model subcommands: `evoscope model init`, `evoscope convert`, `evoscope score` and
+/// Model subcommands: `evoscope model init`, `evoscope model train`, `evoscope convert`, `evoscope score` and
 /// `evoscope embed` (their options; the code that runs them is in torch_commands.hpp).
 #pragma once
 
@@ -61,7 +61,36 @@ struct EmbedConfig {
     bool force = false;
 };
 
-/// Registers `model init`, `convert`, `score` and `embed`. Their run functions need libtorch and
+/// `evoscope model train` (runner: pipelines/torch_cmd_train.cpp).
+struct ModelTrainConfig {
+    CommonOptions common;
+    std::string config_yaml;               ///< --config: new random model
+    std::string init_from;                 ///< --init-from: start from these weights (fine-tuning)
+    std::vector<std::string> fastas;       ///< -f, repeatable
+    std::vector<std::string> regions;      ///< -r training regions (default: whole genomes)
+    std::string regions_bed;               ///< -R
+    std::vector<std::string> holdout;      ///< region strings or BED files
+    double holdout_fraction = 0;           ///< last F of each training region held out
+    std::int64_t window = 1024;
+    std::int64_t batch = 8;
+    std::int64_t steps = 1000;
+    double lr = 3e-4;
+    double min_lr = 3e-5;
+    std::int64_t warmup = 100;
+    double weight_decay = 0.1;
+    double grad_clip = 1.0;
+    std::int64_t eval_every = 100;
+    std::int64_t checkpoint_every = 0;     ///< 0: only at the end
+    std::int64_t stop_after = 0;           ///< stop (with a checkpoint) after this step; 0: run to --steps
+    std::uint64_t seed = 0;
+    std::string strand = "both";
+    std::string device = "cpu";
+    std::string output_dir;
+    std::string resume;                    ///< output folder of an interrupted run
+    bool force = false;
+};
+
+/// Registers `model init`, `model train`, `convert`, `score` and `embed`. Their run functions need libtorch and
 /// live in evoscope_pipelines_torch (pipelines/torch_commands.hpp); with `torch` == nullptr the
 /// commands re-execute this command line in `evoscope-torch`.
 std::vector<Command> register_model_commands(CLI::App& root, const TorchRunners* torch);

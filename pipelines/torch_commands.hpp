@@ -12,6 +12,7 @@ int run_model_init(const ModelInitConfig& config);
 int run_convert(const ConvertConfig& config);
 int run_score(const ScoreConfig& config);
 int run_embed(const EmbedConfig& config);
+int run_model_train(const ModelTrainConfig& config);
 
 /// The runner table `evoscope-torch` passes to main_entry.
 TorchRunners torch_runners();

@@ -9,6 +9,7 @@ TorchRunners torch_runners() {
     runners.convert = &run_convert;
     runners.score = &run_score;
     runners.embed = &run_embed;
+    runners.train = &run_model_train;
     runners.set_threads = &model::set_num_threads;
     return runners;
 }

@@ -1,0 +1,598 @@
+// `evoscope model train`: causal next-base training on FASTA sequences (runs in evoscope-torch).
+// The data order is a pure function of --seed and the step (model::WindowSampler), the model's
+// weights and the AdamW state are saved bit-exactly in every checkpoint, and the log rows travel
+// in state.json, so `--resume` continues an interrupted run exactly as if it had not stopped.
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/check.hpp"
+#include "core/log.hpp"
+#include "core/output_file.hpp"
+#include "genomics/fasta_reader.hpp"
+#include "genomics/regions.hpp"
+#include "genomics/sequence.hpp"
+#include "model/checkpoint.hpp"
+#include "model/config.hpp"
+#include "model/evo2_model.hpp"
+#include "model/tokenizer.hpp"
+#include "model/trainer.hpp"
+#include "pipelines/torch_commands.hpp"
+
+namespace evoscope::pipelines {
+namespace {
+
+namespace fs = std::filesystem;
+using genomics::Interval;
+using nlohmann::json;
+
+constexpr int kStateVersion = 1;
+
+// --- options <-> state.json ------------------------------------------------------------------
+
+json options_to_json(const ModelTrainConfig& c) {
+    return json{{"config", c.config_yaml},           {"init_from", c.init_from},
+                {"fasta", c.fastas},                 {"regions", c.regions},
+                {"regions_bed", c.regions_bed},      {"holdout", c.holdout},
+                {"holdout_fraction", c.holdout_fraction}, {"window", c.window},
+                {"batch", c.batch},                  {"steps", c.steps},
+                {"lr", c.lr},                        {"min_lr", c.min_lr},
+                {"warmup", c.warmup},                {"weight_decay", c.weight_decay},
+                {"grad_clip", c.grad_clip},          {"eval_every", c.eval_every},
+                {"checkpoint_every", c.checkpoint_every}, {"seed", c.seed},
+                {"strand", c.strand}};
+}
+
+void options_from_json(const json& j, ModelTrainConfig& c) {
+    c.config_yaml = j.at("config").get<std::string>();
+    c.init_from = j.at("init_from").get<std::string>();
+    c.fastas = j.at("fasta").get<std::vector<std::string>>();
+    c.regions = j.at("regions").get<std::vector<std::string>>();
+    c.regions_bed = j.at("regions_bed").get<std::string>();
+    c.holdout = j.at("holdout").get<std::vector<std::string>>();
+    c.holdout_fraction = j.at("holdout_fraction").get<double>();
+    c.window = j.at("window").get<std::int64_t>();
+    c.batch = j.at("batch").get<std::int64_t>();
+    c.steps = j.at("steps").get<std::int64_t>();
+    c.lr = j.at("lr").get<double>();
+    c.min_lr = j.at("min_lr").get<double>();
+    c.warmup = j.at("warmup").get<std::int64_t>();
+    c.weight_decay = j.at("weight_decay").get<double>();
+    c.grad_clip = j.at("grad_clip").get<double>();
+    c.eval_every = j.at("eval_every").get<std::int64_t>();
+    c.checkpoint_every = j.at("checkpoint_every").get<std::int64_t>();
+    c.seed = j.at("seed").get<std::uint64_t>();
+    c.strand = j.at("strand").get<std::string>();
+}
+
+struct LogRow {
+    std::int64_t step = 0;
+    std::int64_t tokens = 0;
+    double train_loss = std::numeric_limits<double>::quiet_NaN();
+    double heldout_loss = std::numeric_limits<double>::quiet_NaN();
+    double lr = 0;
+};
+
+json rows_to_json(const std::vector<LogRow>& rows) {
+    json a = json::array();
+    for (const auto& r : rows) {
+        a.push_back(json{r.step, r.tokens, std::isnan(r.train_loss) ? json(nullptr) : json(r.train_loss),
+                         std::isnan(r.heldout_loss) ? json(nullptr) : json(r.heldout_loss), r.lr});
+    }
+    return a;
+}
+
+std::vector<LogRow> rows_from_json(const json& a) {
+    std::vector<LogRow> rows;
+    for (const auto& e : a) {
+        LogRow r;
+        r.step = e.at(0).get<std::int64_t>();
+        r.tokens = e.at(1).get<std::int64_t>();
+        if (!e.at(2).is_null()) r.train_loss = e.at(2).get<double>();
+        if (!e.at(3).is_null()) r.heldout_loss = e.at(3).get<double>();
+        r.lr = e.at(4).get<double>();
+        rows.push_back(r);
+    }
+    return rows;
+}
+
+std::string log_tsv(const std::vector<LogRow>& rows) {
+    std::string out = "step\ttokens\ttrain_loss\theldout_loss\theldout_bits_per_base\tlr\n";
+    auto num = [](double v) { return std::isnan(v) ? std::string("NA") : fmt::format("{:.6f}", v); };
+    for (const auto& r : rows) {
+        out += fmt::format("{}\t{}\t{}\t{}\t{}\t{:.6g}\n", r.step, r.tokens, num(r.train_loss), num(r.heldout_loss),
+                           num(r.heldout_loss / std::log(2.0)), r.lr);
+    }
+    return out;
+}
+
+// --- the plot ----------------------------------------------------------------------------------
+
+std::string nice_number(double v) {
+    const double a = std::abs(v);
+    if (a >= 1e9) return fmt::format("{:.3g}G", v / 1e9);
+    if (a >= 1e6) return fmt::format("{:.3g}M", v / 1e6);
+    if (a >= 1e3) return fmt::format("{:.3g}k", v / 1e3);
+    return fmt::format("{:.3g}", v);
+}
+
+// Train and held-out loss (nats per base) against training tokens, as a self-contained SVG.
+std::string loss_svg(const std::vector<LogRow>& rows) {
+    const double W = 720, H = 420, left = 70, right = 20, top = 30, bottom = 55;
+    double x_max = 1, y_min = std::numeric_limits<double>::infinity(), y_max = -y_min;
+    for (const auto& r : rows) {
+        x_max = std::max(x_max, static_cast<double>(r.tokens));
+        for (const double v : {r.train_loss, r.heldout_loss}) {
+            if (!std::isnan(v)) {
+                y_min = std::min(y_min, v);
+                y_max = std::max(y_max, v);
+            }
+        }
+    }
+    if (!std::isfinite(y_min)) {
+        y_min = 0;
+        y_max = 1;
+    }
+    if (y_max - y_min < 1e-9) {
+        y_max = y_min + 1;
+    }
+    const double pad = 0.05 * (y_max - y_min);
+    y_min -= pad;
+    y_max += pad;
+    auto px = [&](double x) { return left + (W - left - right) * x / x_max; };
+    auto py = [&](double y) { return top + (H - top - bottom) * (y_max - y) / (y_max - y_min); };
+    std::string s = fmt::format(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
+        "font-family=\"sans-serif\" font-size=\"12\">\n"
+        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        "<text x=\"{2}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">evoscope model train: loss</text>\n",
+        W, H, W / 2);
+    // Axes, ticks and labels.
+    s += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"black\"/>\n", left, H - bottom,
+                     W - right);
+    s += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"black\"/>\n", left, top, H - bottom);
+    for (int i = 0; i <= 5; ++i) {
+        const double xv = x_max * i / 5.0;
+        const double yv = y_min + (y_max - y_min) * i / 5.0;
+        s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"black\"/>"
+                         "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
+                         px(xv), H - bottom, H - bottom + 5, H - bottom + 19, nice_number(xv));
+        s += fmt::format("<line x1=\"{0}\" y1=\"{2:.1f}\" x2=\"{1}\" y2=\"{2:.1f}\" stroke=\"#ddd\"/>"
+                         "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5:.3f}</text>\n",
+                         left, W - right, py(yv), left - 6, py(yv) + 4, yv);
+    }
+    s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">training tokens</text>\n", (left + W - right) / 2,
+                     H - 15);
+    s += fmt::format("<text x=\"18\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0})\">"
+                     "loss (nats per base)</text>\n",
+                     (top + H - bottom) / 2);
+    auto polyline = [&](auto value, const char* colour, bool dots) {
+        std::string pts;
+        std::string marks;
+        // At most about 2000 points: every k-th training row.
+        std::size_t n = 0;
+        for (const auto& r : rows) n += std::isnan(value(r)) ? 0 : 1;
+        const std::size_t every = std::max<std::size_t>(1, n / 2000);
+        std::size_t i = 0;
+        for (const auto& r : rows) {
+            const double v = value(r);
+            if (std::isnan(v) || (i++ % every != 0 && &r != &rows.back())) continue;
+            const double x = px(static_cast<double>(r.tokens));
+            const double y = py(v);
+            pts += fmt::format("{:.1f},{:.1f} ", x, y);
+            if (dots) marks += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>", x, y, colour);
+        }
+        return fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>{}\n", colour,
+                           pts, marks);
+    };
+    s += polyline([](const LogRow& r) { return r.train_loss; }, "#1f77b4", false);
+    s += polyline([](const LogRow& r) { return r.heldout_loss; }, "#d62728", true);
+    s += fmt::format("<rect x=\"{0}\" y=\"{1}\" width=\"14\" height=\"3\" fill=\"#1f77b4\"/>"
+                     "<text x=\"{2}\" y=\"{3}\">train</text>\n"
+                     "<rect x=\"{0}\" y=\"{4}\" width=\"14\" height=\"3\" fill=\"#d62728\"/>"
+                     "<text x=\"{2}\" y=\"{5}\">held-out</text>\n",
+                     W - right - 90, top + 8, W - right - 70, top + 12, top + 26, top + 30);
+    s += "</svg>\n";
+    return s;
+}
+
+// --- data -----------------------------------------------------------------------------------
+
+struct Genomes {
+    std::vector<std::unique_ptr<genomics::FastaReader>> readers;
+    std::map<std::string, std::size_t> reader_of;  // contig -> reader index
+    std::unique_ptr<genomics::ContigSet> contigs;  // all FASTAs together
+};
+
+Genomes open_genomes(const std::vector<std::string>& paths) {
+    EVOSCOPE_CHECK_USAGE(!paths.empty(), "model train needs at least one -f/--fasta");
+    Genomes g;
+    std::vector<genomics::ContigInfo> all;
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+        g.readers.push_back(std::make_unique<genomics::FastaReader>(paths[i]));
+        for (const auto& c : g.readers.back()->contigs()) {
+            EVOSCOPE_CHECK(!g.reader_of.contains(c.name), "contig '{}' is in both {} and {}: names must be unique",
+                           c.name, paths[g.reader_of[c.name]], paths[i]);
+            g.reader_of[c.name] = i;
+            all.push_back(c);
+        }
+    }
+    g.contigs = std::make_unique<genomics::ContigSet>(std::move(all));
+    return g;
+}
+
+std::string fetch_upper(const Genomes& g, const Interval& iv) {
+    std::string s = g.readers[g.reader_of.at(iv.contig)]->fetch(iv.contig, iv.begin, iv.end);
+    genomics::to_upper_in_place(s);
+    return s;
+}
+
+std::vector<Interval> read_holdout(const std::string& spec, const genomics::ContigSet& contigs) {
+    try {
+        if (fs::is_regular_file(spec) || spec.ends_with(".bed") || spec.ends_with(".bed.gz")) {
+            return genomics::read_bed_regions(spec, contigs);
+        }
+        return {genomics::parse_region(spec, contigs)};
+    } catch (const InputError& e) {
+        throw InputError(fmt::format("--holdout {}: {}", spec, e.what()));
+    }
+}
+
+// Sorted by contig and begin, overlapping or touching intervals merged.
+std::vector<Interval> merge(std::vector<Interval> v) {
+    std::sort(v.begin(), v.end(), [](const Interval& a, const Interval& b) {
+        return a.contig != b.contig ? a.contig < b.contig : a.begin < b.begin;
+    });
+    std::vector<Interval> out;
+    for (auto& iv : v) {
+        if (!out.empty() && out.back().contig == iv.contig && iv.begin <= out.back().end) {
+            out.back().end = std::max(out.back().end, iv.end);
+        } else {
+            out.push_back(std::move(iv));
+        }
+    }
+    return out;
+}
+
+// Training intervals minus the held-out ones (per contig, sorted, overlaps merged).
+std::vector<Interval> subtract(const std::vector<Interval>& train, const std::vector<Interval>& holdout) {
+    std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> cut;
+    for (const auto& h : holdout) cut[h.contig].emplace_back(h.begin, h.end);
+    for (auto& [name, v] : cut) std::sort(v.begin(), v.end());
+    std::vector<Interval> out;
+    for (const auto& t : train) {
+        std::int64_t pos = t.begin;
+        if (const auto it = cut.find(t.contig); it != cut.end()) {
+            for (const auto& [b, e] : it->second) {
+                if (e <= pos || b >= t.end) continue;
+                if (b > pos) out.push_back(Interval{t.contig, pos, b, genomics::Strand::Unknown});
+                pos = std::max(pos, e);
+            }
+        }
+        if (pos < t.end) out.push_back(Interval{t.contig, pos, t.end, genomics::Strand::Unknown});
+    }
+    return out;
+}
+
+// --- model ------------------------------------------------------------------------------------
+
+// Rebuilds `cpu` on `device` with every tensor stored as float32, so saved checkpoints hold the
+// trained weights exactly (official layout; the loader accepts float32 everywhere).
+model::Evo2Model as_fp32_on(const model::Evo2Model& cpu, const std::string& device) {
+    std::map<std::string, at::Tensor> sd;
+    for (auto& [name, t] : cpu.official_state_dict()) sd[name] = t.to(at::kFloat);
+    return model::Evo2Model::from_state_dict(cpu.config(), sd, device);
+}
+
+std::string format_duration(double seconds) {
+    if (!std::isfinite(seconds) || seconds < 0) return "?";
+    const auto s = static_cast<std::int64_t>(seconds + 0.5);
+    if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+    if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, s % 60);
+    return fmt::format("{}s", s);
+}
+
+std::optional<fs::path> latest_checkpoint(const fs::path& dir) {
+    std::optional<fs::path> best;
+    std::int64_t best_step = -1;
+    if (!fs::is_directory(dir / "checkpoints")) return best;
+    for (const auto& e : fs::directory_iterator(dir / "checkpoints")) {
+        const std::string name = e.path().filename().string();
+        if (!e.is_directory() || !name.starts_with("step-") || !fs::exists(e.path() / "state.json")) continue;
+        try {
+            const std::int64_t step = std::stoll(name.substr(5));
+            if (step > best_step) {
+                best_step = step;
+                best = e.path();
+            }
+        } catch (const std::exception&) {
+        }
+    }
+    return best;
+}
+
+}  // namespace
+
+int run_model_train(const ModelTrainConfig& given) {
+    apply_common_options(given.common);
+    ModelTrainConfig config = given;
+    json resume_state;
+    fs::path resume_dir;
+    if (!given.resume.empty()) {
+        const auto ckpt = latest_checkpoint(given.resume);
+        EVOSCOPE_CHECK(ckpt.has_value(), "--resume {}: no checkpoint found (expected {}/checkpoints/step-N/state.json)",
+                       given.resume, given.resume);
+        resume_dir = *ckpt;
+        std::ifstream in(resume_dir / "state.json");
+        EVOSCOPE_CHECK_IO(in.good(), "cannot read {}", (resume_dir / "state.json").string());
+        try {
+            resume_state = json::parse(in);
+            EVOSCOPE_CHECK_FORMAT(resume_state.at("version").get<int>() == kStateVersion,
+                                  "unsupported state version");
+            options_from_json(resume_state.at("options"), config);
+        } catch (const json::exception& e) {
+            throw FormatError(fmt::format("{}: not a valid training state: {}", (resume_dir / "state.json").string(),
+                                          e.what()));
+        }
+        config.output_dir = given.resume;
+        EVOSCOPE_LOG_INFO("resuming from {} (step {})", resume_dir.string(), resume_state.at("step").get<std::int64_t>());
+    }
+    EVOSCOPE_CHECK_USAGE(!config.output_dir.empty(), "model train needs -o/--output DIR (or --resume DIR)");
+    EVOSCOPE_CHECK_USAGE(config.config_yaml.empty() != config.init_from.empty(),
+                         "give exactly one of --config (new random model) and --init-from (existing weights)");
+    EVOSCOPE_CHECK_USAGE(config.holdout_fraction >= 0 && config.holdout_fraction < 1,
+                         "--holdout-fraction {} is outside [0, 1)", config.holdout_fraction);
+    EVOSCOPE_CHECK_USAGE(config.min_lr <= config.lr, "--min-lr {} is above --lr {}", config.min_lr, config.lr);
+    const fs::path out_dir = config.output_dir;
+    if (given.resume.empty()) {
+        // state.json records absolute input paths, so --resume works from any folder.
+        auto absolute = [](std::string& p) {
+            if (!p.empty() && p != "-") p = fs::absolute(p).lexically_normal().string();
+        };
+        absolute(config.config_yaml);
+        absolute(config.init_from);
+        absolute(config.regions_bed);
+        for (auto& f : config.fastas) absolute(f);
+        for (auto& h : config.holdout) {
+            if (fs::is_regular_file(h)) absolute(h);
+        }
+        EVOSCOPE_CHECK(config.force || !fs::exists(out_dir) || fs::is_empty(out_dir),
+                       "output folder '{}' exists and is not empty (use --force, or --resume to continue it)",
+                       out_dir.string());
+    }
+
+    // Data: training regions minus held-out ones.
+    const Genomes genomes = open_genomes(config.fastas);
+    std::vector<Interval> train;
+    for (const auto& text : config.regions) train.push_back(genomics::parse_region(text, *genomes.contigs));
+    if (!config.regions_bed.empty()) {
+        const auto bed = genomics::read_bed_regions(config.regions_bed, *genomes.contigs);
+        train.insert(train.end(), bed.begin(), bed.end());
+    }
+    if (train.empty()) train = genomics::whole_genome(*genomes.contigs);
+    std::vector<Interval> holdout;
+    for (const auto& spec : config.holdout) {
+        const auto h = read_holdout(spec, *genomes.contigs);
+        holdout.insert(holdout.end(), h.begin(), h.end());
+    }
+    if (config.holdout_fraction > 0) {
+        for (const auto& t : train) {
+            const auto n_eval = static_cast<std::int64_t>(
+                std::ceil(static_cast<long double>(t.length()) * static_cast<long double>(config.holdout_fraction) -
+                          1e-6L));
+            if (n_eval > 0) holdout.push_back(Interval{t.contig, t.end - n_eval, t.end, genomics::Strand::Unknown});
+        }
+    }
+    holdout = merge(std::move(holdout));  // each held-out base is scored once
+    const std::vector<Interval> segments = subtract(train, holdout);
+    EVOSCOPE_CHECK(!segments.empty(),
+                   "no training sequence is left after removing the {} held-out region(s) from the {} training "
+                   "region(s)",
+                   holdout.size(), train.size());
+    std::vector<std::string> train_seqs;
+    std::vector<std::int64_t> lengths;
+    std::int64_t train_bp = 0;
+    for (const auto& s : segments) {
+        train_seqs.push_back(fetch_upper(genomes, s));
+        lengths.push_back(s.length());
+        train_bp += s.length();
+    }
+    const std::int64_t longest = *std::max_element(lengths.begin(), lengths.end());
+    EVOSCOPE_CHECK(longest >= config.window + 1,
+                   "--window {} needs {} contiguous training bases (the window plus one), but the longest training "
+                   "sequence has {} bases{}; use a shorter --window",
+                   config.window, config.window + 1, longest,
+                   holdout.empty() ? "" : " after removing the held-out regions");
+    const bool both = config.strand == "both";
+    const model::WindowSampler sampler(lengths, config.window + 1, both, config.seed);
+    std::vector<std::vector<model::TokenId>> heldout_tokens;
+    std::int64_t heldout_bp = 0;
+    for (const auto& h : holdout) {
+        std::string s = fetch_upper(genomes, h);
+        heldout_bp += h.length();
+        heldout_tokens.push_back(model::Tokenizer::tokenize(s));
+        if (both) {
+            genomics::reverse_complement_in_place(s);
+            heldout_tokens.push_back(model::Tokenizer::tokenize(s));
+        }
+    }
+    if (holdout.empty()) {
+        EVOSCOPE_LOG_WARN("no held-out regions (--holdout, --holdout-fraction): held-out loss is not measured");
+    }
+    EVOSCOPE_LOG_INFO("training on {} bp in {} segment(s) ({} window starts, strands: {}); held out: {} bp in {} "
+                      "region(s)",
+                      train_bp, segments.size(), sampler.n_starts(), both ? "both" : "+", heldout_bp, holdout.size());
+
+    // Model and optimizer.
+    std::optional<model::Evo2Model> model;
+    if (!given.resume.empty()) {
+        model.emplace(as_fp32_on(model::load_model(resume_dir / "model.safetensors", std::nullopt, "cpu"),
+                                 config.device));
+    } else if (!config.init_from.empty()) {
+        std::optional<fs::path> yaml;
+        if (!config.config_yaml.empty()) yaml = config.config_yaml;
+        model.emplace(as_fp32_on(model::load_model(config.init_from, yaml, "cpu"), config.device));
+    } else {
+        const auto mc = model::ModelConfig::from_yaml_file(config.config_yaml);
+        model.emplace(as_fp32_on(model::Evo2Model::init_random(mc, config.seed, "cpu"), config.device));
+    }
+    if (config.warmup >= config.steps) {
+        EVOSCOPE_LOG_WARN("--warmup {} is not below --steps {}: the learning rate never reaches --lr", config.warmup,
+                          config.steps);
+    }
+    model::TrainConfig tc;
+    tc.lr = config.lr;
+    tc.min_lr = config.min_lr;
+    tc.warmup_steps = config.warmup;
+    tc.total_steps = config.steps;
+    tc.weight_decay = config.weight_decay;
+    tc.grad_clip = config.grad_clip;
+    model::Trainer trainer(*model, tc);
+    std::vector<LogRow> rows;
+    std::int64_t tokens = 0;
+    if (!given.resume.empty()) {
+        trainer.load_optimizer(resume_dir / "optimizer.safetensors");
+        tokens = resume_state.at("tokens").get<std::int64_t>();
+        rows = rows_from_json(resume_state.at("log"));
+        EVOSCOPE_CHECK_FORMAT(trainer.n_steps() == resume_state.at("step").get<std::int64_t>(),
+                              "{}: optimizer step {} does not match state.json", resume_dir.string(), trainer.n_steps());
+    }
+    EVOSCOPE_LOG_INFO("model: {} parameters, pattern {}, device {}; {} steps of {} x {} tokens", model->n_params(),
+                      model->config().pattern(), model->device(), config.steps, config.batch, config.window);
+    fs::create_directories(out_dir / "checkpoints");
+
+    auto heldout_loss = [&]() {
+        if (heldout_tokens.empty()) return std::numeric_limits<double>::quiet_NaN();
+        return model::evaluate(*model, heldout_tokens, config.window, config.batch).nats_per_token;
+    };
+    auto save_checkpoint = [&](std::int64_t step) {
+        const fs::path final_dir = out_dir / "checkpoints" / fmt::format("step-{}", step);
+        const fs::path tmp = out_dir / "checkpoints" / fmt::format(".step-{}.tmp-{}", step, ::getpid());
+        fs::remove_all(tmp);
+        fs::create_directories(tmp);
+        model::save_model(*model, tmp / "model.safetensors");
+        trainer.save_optimizer(tmp / "optimizer.safetensors");
+        const json state{{"version", kStateVersion}, {"step", step},
+                         {"tokens", tokens},          {"sampler", {{"seed", config.seed}, {"draws", step * config.batch}}},
+                         {"options", options_to_json(config)}, {"log", rows_to_json(rows)}};
+        write_file_atomic(tmp / "state.json", state.dump(1) + "\n");
+        fs::remove_all(final_dir);
+        fs::rename(tmp, final_dir);
+        write_file_atomic(out_dir / "train_log.tsv", log_tsv(rows));
+        EVOSCOPE_LOG_DEBUG("checkpoint {}", final_dir.string());
+    };
+
+    if (rows.empty()) {
+        LogRow r;
+        r.heldout_loss = heldout_loss();
+        r.lr = model::scheduled_lr(tc, 0);
+        rows.push_back(r);
+        if (!std::isnan(r.heldout_loss)) {
+            EVOSCOPE_LOG_INFO("initial held-out loss {:.4f} nats, {:.4f} bits per base", r.heldout_loss,
+                              r.heldout_loss / std::log(2.0));
+        }
+    }
+
+    // The loop.
+    const bool progress = log::enabled(log::Level::Info);
+    const bool tty = ::isatty(::fileno(stderr)) != 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto last_print = t0;
+    const std::int64_t first_step = trainer.n_steps();
+    const std::int64_t last_step =
+        config.stop_after > 0 ? std::min(config.steps, std::max(config.stop_after, first_step)) : config.steps;
+    const std::int64_t W = config.window;
+    const std::int64_t B = config.batch;
+    std::vector<model::TokenId> buf;
+    std::string window_text;
+    bool printed_bar = false;
+    for (std::int64_t step = first_step; step < last_step; ++step) {
+        at::Tensor ids = at::empty({B, W + 1}, at::TensorOptions().dtype(at::kLong));
+        auto* data = ids.data_ptr<std::int64_t>();
+        for (std::int64_t b = 0; b < B; ++b) {
+            const auto d = sampler.draw(static_cast<std::uint64_t>(step * B + b));
+            window_text.assign(train_seqs[d.segment], static_cast<std::size_t>(d.offset),
+                               static_cast<std::size_t>(W + 1));
+            if (d.reverse) genomics::reverse_complement_in_place(window_text);
+            buf.clear();
+            model::Tokenizer::tokenize_into(window_text, buf);
+            std::copy(buf.begin(), buf.end(), data + b * (W + 1));
+        }
+        const auto r = trainer.step(ids);
+        tokens += B * W;
+        LogRow row;
+        row.step = step + 1;
+        row.tokens = tokens;
+        row.train_loss = r.loss;
+        row.lr = r.lr;
+        const bool eval_now = (step + 1) % config.eval_every == 0 || step + 1 == config.steps;
+        if (eval_now) row.heldout_loss = heldout_loss();
+        rows.push_back(row);
+        EVOSCOPE_CHECK_MODEL(std::isfinite(r.loss), "training diverged at step {} (loss {}); try a lower --lr",
+                             step + 1, r.loss);
+        const auto now = std::chrono::steady_clock::now();
+        const double elapsed = std::chrono::duration<double>(now - t0).count();
+        if (progress && (eval_now || step + 1 == last_step ||
+                         std::chrono::duration<double>(now - last_print).count() >= (tty ? 0.5 : 10.0))) {
+            last_print = now;
+            const double done = static_cast<double>(step + 1 - first_step);
+            const double tok_s = done * static_cast<double>(B * W) / std::max(elapsed, 1e-9);
+            const double eta = elapsed / done * static_cast<double>(last_step - step - 1);
+            const double pct = 100.0 * static_cast<double>(step + 1) / static_cast<double>(config.steps);
+            std::string held;
+            if (eval_now && !std::isnan(row.heldout_loss)) {
+                held = fmt::format(" | held-out {:.4f} nats ({:.4f} bits/base)", row.heldout_loss,
+                                   row.heldout_loss / std::log(2.0));
+            }
+            const std::string line = fmt::format("step {}/{} ({:.0f}%) | {} tokens | {} tok/s | loss {:.4f} | lr {:.3g}{} | ETA {}",
+                                                 step + 1, config.steps, pct, nice_number(static_cast<double>(tokens)),
+                                                 nice_number(tok_s), r.loss, r.lr, held, format_duration(eta));
+            if (tty && !eval_now) {
+                fmt::print(stderr, "\r[model-train] {}\033[K", line);
+                printed_bar = true;
+            } else {
+                fmt::print(stderr, "{}[model-train] {}\n", printed_bar ? "\r\033[K" : "", line);
+                printed_bar = false;
+            }
+        }
+        if ((config.checkpoint_every > 0 && (step + 1) % config.checkpoint_every == 0) || step + 1 == last_step) {
+            save_checkpoint(step + 1);
+        }
+    }
+    if (printed_bar) fmt::print(stderr, "\n");
+    if (first_step >= last_step && first_step > 0) {
+        EVOSCOPE_LOG_INFO("nothing to do: the run is at step {} of {}", first_step, config.steps);
+    }
+    write_file_atomic(out_dir / "train_log.tsv", log_tsv(rows));
+    write_file_atomic(out_dir / "loss.svg", loss_svg(rows));
+    if (trainer.n_steps() < config.steps) {
+        EVOSCOPE_LOG_INFO("stopped after step {} of {}; continue with: evoscope model train --resume {}",
+                          trainer.n_steps(), config.steps, out_dir.string());
+        return kExitOk;
+    }
+    model::save_model(*model, out_dir / "model.safetensors");
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const LogRow& last = rows.back();
+    fmt::print(stderr,
+               "[I::model-train] {} steps, {} tokens in {}: final train loss {:.4f}, held-out {:.4f} nats "
+               "({:.4f} bits per base); wrote {}\n",
+               config.steps, tokens, format_duration(elapsed), last.train_loss, last.heldout_loss,
+               last.heldout_loss / std::log(2.0), (out_dir / "model.safetensors").string());
+    return kExitOk;
+}
+
+}  // namespace evoscope::pipelines
