@@ -10,6 +10,7 @@
 
 #include "tests/support/test_support.hpp"
 
+using evoscope::test::tsv_rows;
 using evoscope::test::data_path;
 using evoscope::test::read_file;
 using evoscope::test::run_evoscope;
@@ -21,22 +22,6 @@ namespace {
 const std::string kLambdaContig = "NC_001416.1";
 const std::vector<std::string> kHeader = {"order", "smoothing", "train", "eval",
                                           "n_bases", "n_skipped", "bits_per_base"};
-
-std::vector<std::vector<std::string>> tsv_rows(const std::string& text) {
-    std::vector<std::vector<std::string>> rows;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::vector<std::string> fields;
-        std::istringstream ls(line);
-        std::string f;
-        while (std::getline(ls, f, '\t')) {
-            fields.push_back(f);
-        }
-        rows.push_back(fields);
-    }
-    return rows;
-}
 
 std::string lambda() {
     return data_path("genomes/lambda.fa").string();

@@ -9,6 +9,7 @@
 #include "tests/support/test_support.hpp"
 
 namespace fs = std::filesystem;
+using evoscope::test::tsv_rows;
 using evoscope::test::data_path;
 using evoscope::test::fixture_path;
 using evoscope::test::read_file;
@@ -25,20 +26,6 @@ fs::path make_model(const TempDir& tmp, const std::string& seed = "7") {
                                  seed, "-o", path.string(), "-q"});
     REQUIRE(r.exit_code == 0);
     return path;
-}
-
-std::vector<std::vector<std::string>> rows_of(const std::string& text) {
-    std::vector<std::vector<std::string>> rows;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::vector<std::string> f;
-        std::istringstream ls(line);
-        std::string x;
-        while (std::getline(ls, x, '\t')) f.push_back(x);
-        rows.push_back(f);
-    }
-    return rows;
 }
 
 }  // namespace
@@ -76,7 +63,7 @@ TEST_CASE("score: per-base log-probabilities agree with the logits and the summa
     const auto r = run_evoscope({"score", "-m", model.string(), "-f", data_path("genomes/lambda.fa").string(), "-r",
                                  kContig + ":1,001-1,300", "--per-base", tsv.string(), "--logits", npy.string()});
     REQUIRE(r.exit_code == 0);
-    const auto rows = rows_of(read_file(tsv));
+    const auto rows = tsv_rows(read_file(tsv));
     REQUIRE(rows.size() == 301);
     CHECK((rows[0] == std::vector<std::string>{"contig", "pos", "base", "logprob"}));
     CHECK(rows[1][1] == "1001");

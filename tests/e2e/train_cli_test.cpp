@@ -8,6 +8,7 @@
 #include "tests/support/test_support.hpp"
 
 namespace fs = std::filesystem;
+using evoscope::test::tsv_rows;
 using evoscope::test::data_path;
 using evoscope::test::fixture_path;
 using evoscope::test::read_file;
@@ -24,20 +25,6 @@ std::vector<std::string> train_args(const fs::path& out, const std::string& step
             "--holdout", kContig + ":44,001-48,502", "-w", "64", "-b", "4", "--steps", steps,
             "--warmup", "5", "--lr", "3e-3", "--eval-every", "10", "--checkpoint-every", "20",
             "--seed", "3", "-t", "1", "-o", out.string()};
-}
-
-std::vector<std::vector<std::string>> tsv_rows(const std::string& text) {
-    std::vector<std::vector<std::string>> rows;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::vector<std::string> f;
-        std::istringstream ls(line);
-        std::string x;
-        while (std::getline(ls, x, '\t')) f.push_back(x);
-        rows.push_back(f);
-    }
-    return rows;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "tests/support/test_support.hpp"
 
 namespace fs = std::filesystem;
+using evoscope::test::tsv_rows;
 using evoscope::test::data_path;
 using evoscope::test::plain_fasta;
 using evoscope::test::plain_revcomp;
@@ -18,20 +19,6 @@ using evoscope::test::TempDir;
 using evoscope::test::write_file;
 
 namespace {
-
-std::vector<std::vector<std::string>> tsv_rows(const std::string& text) {
-    std::vector<std::vector<std::string>> rows;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::vector<std::string> fields;
-        std::istringstream ls(line);
-        std::string f;
-        while (std::getline(ls, f, '\t')) fields.push_back(f);
-        rows.push_back(fields);
-    }
-    return rows;
-}
 
 }  // namespace
 

@@ -185,6 +185,20 @@ std::string plain_revcomp(const std::string& seq) {
     return out;
 }
 
+std::vector<std::vector<std::string>> tsv_rows(const std::string& text) {
+    std::vector<std::vector<std::string>> rows;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::vector<std::string> fields;
+        std::istringstream ls(line);
+        std::string field;
+        while (std::getline(ls, field, '\t')) fields.push_back(field);
+        rows.push_back(fields);
+    }
+    return rows;
+}
+
 std::vector<std::string> list_dir(const std::filesystem::path& dir) {
     std::vector<std::string> names;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {

@@ -58,6 +58,9 @@ std::map<std::string, std::string> plain_fasta(const std::filesystem::path& path
 /// independent of genomics/sequence.
 std::string plain_revcomp(const std::string& seq);
 
+/// Splits text into lines and each line on tabs (empty fields kept), for checking TSV/BED output.
+std::vector<std::vector<std::string>> tsv_rows(const std::string& text);
+
 /// Lists the entries of a directory (names only), sorted.
 std::vector<std::string> list_dir(const std::filesystem::path& dir);
 
