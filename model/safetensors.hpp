@@ -3,10 +3,9 @@
 /// header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]},
 /// "__metadata__": {string: string}}, then the raw little-endian tensor bytes (offsets are
 /// relative to the end of the header). Reading memory-maps the file: tensors are views of the
-/// mapping until copied. Writing is atomic (temporary file + rename).
+/// mapping until copied. Writing is atomic (temporary file + rename). The file handling lives in
+/// core/safetensors.hpp (no libtorch); this layer converts between entries and at::Tensor.
 #pragma once
-
-#include <ATen/core/Tensor.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -19,15 +18,14 @@
 #include <utility>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
+
+#include "core/safetensors.hpp"
+
 namespace evoscope::model {
 
-struct TensorEntry {
-    std::string name;
-    std::string dtype;                ///< safetensors dtype code: F32, BF16, F16, F64, I64, I32, I16, I8, U8, BOOL
-    std::vector<std::int64_t> shape;
-    std::size_t begin = 0;            ///< byte offset in the data section
-    std::size_t end = 0;              ///< one past the last byte
-};
+/// One tensor of the header (the torch-free reader's entry type).
+using TensorEntry = evoscope::SafetensorsEntry;
 
 class SafetensorsFile {
 public:
@@ -39,14 +37,21 @@ public:
     SafetensorsFile(const SafetensorsFile&) = delete;
     SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
-    const std::filesystem::path& path() const { return path_; }
-    const std::map<std::string, std::string>& metadata() const { return metadata_; }
+    const std::filesystem::path& path() const { return reader_.path(); }
+
+    const std::map<std::string, std::string>& metadata() const { return reader_.metadata(); }
+
     /// Entries in file order (ascending offset).
-    const std::vector<TensorEntry>& entries() const { return entries_; }
+    const std::vector<TensorEntry>& entries() const { return reader_.entries(); }
+
     /// nullptr when absent.
-    const TensorEntry* find(const std::string& name) const;
+    const TensorEntry* find(const std::string& name) const { return reader_.find(name); }
+
     /// Raw bytes of one tensor (valid while this object lives).
-    std::span<const std::byte> bytes(const TensorEntry& entry) const;
+    std::span<const std::byte> bytes(const TensorEntry& entry) const {
+        return reader_.bytes(entry);
+    }
+
     /// A CPU tensor viewing the mapping (no copy; valid while this object lives; read-only use).
     /// Exception: data not aligned for its dtype (writers that do not pad the header) is
     /// copied into a tensor that owns its memory.
@@ -54,13 +59,7 @@ public:
     at::Tensor tensor(const std::string& name) const;
 
 private:
-    std::filesystem::path path_;
-    std::map<std::string, std::string> metadata_;
-    std::vector<TensorEntry> entries_;
-    std::map<std::string, std::size_t> index_;
-    const std::byte* map_ = nullptr;
-    std::size_t map_size_ = 0;
-    std::size_t data_offset_ = 0;
+    evoscope::SafetensorsReader reader_;
 };
 
 /// Writes `tensors` (any dtype above, CPU or not: copied to CPU contiguous) in the given order,
