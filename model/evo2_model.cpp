@@ -465,7 +465,8 @@ struct Evo2Model::Impl {
         return out;
     }
 
-    // Full forward. `capture(name, tensor)` is called for requested sites; stops after block
+    // Full forward. `capture(name, tensor)` is called for requested sites and may return a
+    // replacement (an undefined tensor keeps the activation); stops after block
     // `last_block` and skips the head unless `head`.
     template <typename Capture>
     at::Tensor forward(const at::Tensor& ids,
@@ -475,25 +476,25 @@ struct Evo2Model::Impl {
                        Capture&& capture) const {
         at::Tensor x = at::embedding(global.embedding, ids);  // (B, L, D), no scaling (§2.1)
         if (wanted.contains("embedding")) {
-            capture("embedding", x);
+            if (at::Tensor r = capture("embedding", x); r.defined()) x = r;
         }
         for (std::size_t b = 0; b < blocks.size() && static_cast<std::int64_t>(b) <= last_block; ++b) {
             const Slots& w = blocks[b];
             const std::string name = fmt::format("blocks.{}", b);
-            const at::Tensor u = rms_norm(x, w.pre_norm, config.eps);
+            at::Tensor u = rms_norm(x, w.pre_norm, config.eps);
             if (wanted.contains(name + ".pre_norm")) {
-                capture(name + ".pre_norm", u);
+                if (at::Tensor r = capture(name + ".pre_norm", u); r.defined()) u = r;
             }
             const at::Tensor mixed = types[b] == BlockType::Attention ? attention_mixer(w, u)
                                                                       : hyena_mixer(w, types[b], u);
             x = x + (w.out_b.defined() ? at::linear(mixed, w.out_w, w.out_b) : at::linear(mixed, w.out_w));
-            const at::Tensor m = mlp(w, rms_norm(x, w.post_norm, config.eps), b);
+            at::Tensor m = mlp(w, rms_norm(x, w.post_norm, config.eps), b);
             if (wanted.contains(name + ".mlp.l3")) {
-                capture(name + ".mlp.l3", m);
+                if (at::Tensor r = capture(name + ".mlp.l3", m); r.defined()) m = r;
             }
             x = x + m;
             if (wanted.contains(name)) {
-                capture(name, x);
+                if (at::Tensor r = capture(name, x); r.defined()) x = r;
             }
         }
         if (!head) {
@@ -503,7 +504,7 @@ struct Evo2Model::Impl {
             x = rms_norm(x, global.norm, config.eps);
         }
         if (wanted.contains("final_norm")) {
-            capture("final_norm", x);
+            if (at::Tensor r = capture("final_norm", x); r.defined()) x = r;
         }
         return at::linear(x, global.embedding);  // tied unembedding (§2.1)
     }
@@ -721,12 +722,28 @@ std::map<std::string, at::Tensor> Evo2Model::run(const at::Tensor& ids,
     const std::set<std::string> wanted(sites.begin(), sites.end());
     auto capture = [&out](const std::string& name, const at::Tensor& x) {
         out[name] = x.to(at::kCPU, at::kFloat).contiguous();
+        return at::Tensor();
     };
     const at::Tensor logits = impl_->forward(t, last_block, head, wanted, capture);
     if (want_logits) {
         out["logits"] = logits.to(at::kCPU, at::kFloat).contiguous();
     }
     return out;
+}
+
+at::Tensor Evo2Model::logits_with_replacement(
+    const at::Tensor& ids, const std::string& site,
+    const std::function<at::Tensor(const at::Tensor&)>& replace) const {
+    torch::NoGradGuard no_grad;
+    check_site(site, impl_->config.num_layers);
+    const at::Tensor t = impl_->prepare_ids(ids);
+    const std::set<std::string> wanted{site};
+    auto capture = [&](const std::string&, const at::Tensor& x) {
+        const at::Tensor y = replace(x.to(at::kCPU, at::kFloat).contiguous());
+        EVOSCOPE_CHECK(y.sizes() == x.sizes(), "replacement for site {} has the wrong shape", site);
+        return y.to(x.device(), x.scalar_type());
+    };
+    return impl_->forward(t, impl_->config.num_layers - 1, true, wanted, capture).to(at::kCPU, at::kFloat);
 }
 
 void Evo2Model::check_site(const std::string& site, std::int64_t num_layers) {
@@ -782,7 +799,7 @@ std::vector<std::pair<std::string, at::Tensor>> Evo2Model::parameters() {
 at::Tensor Evo2Model::forward_train(const at::Tensor& ids) {
     parameters();  // marks the weights requires_grad
     const at::Tensor t = impl_->prepare_ids(ids);
-    return impl_->forward(t, impl_->config.num_layers - 1, true, {}, [](const std::string&, const at::Tensor&) {});
+    return impl_->forward(t, impl_->config.num_layers - 1, true, {}, [](const std::string&, const at::Tensor&) { return at::Tensor(); });
 }
 
 }  // namespace evoscope::model

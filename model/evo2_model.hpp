@@ -11,6 +11,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,6 +80,13 @@ public:
                                           const std::vector<std::string>& sites,
                                           bool want_logits) const;
 
+    /// Next-token logits [B, L, vocab] (float32, CPU) with the activation at `site` replaced by
+    /// `replace(activation)`: the activation arrives as [B, L, hidden] float32 on the CPU and the
+    /// result must have the same shape (it is moved back to the model's device and dtype). Used
+    /// to splice an SAE reconstruction into the model (loss recovered).
+    /// @throws InputError for a bad site or ids, or a replacement of the wrong shape.
+    at::Tensor logits_with_replacement(const at::Tensor& ids, const std::string& site,
+                                       const std::function<at::Tensor(const at::Tensor&)>& replace) const;
     /// Validates an activation site name: `embedding`, `blocks.N` (residual stream after block
     /// N), `blocks.N.mlp.l3` (MLP branch output before the residual add), `blocks.N.pre_norm`
     /// (pre-norm output), `final_norm`; N in 0..num_layers-1.

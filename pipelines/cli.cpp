@@ -18,6 +18,7 @@
 #include "pipelines/cmd_markov.hpp"
 #include "pipelines/cmd_model.hpp"
 #include "pipelines/cmd_run.hpp"
+#include "pipelines/cmd_sae.hpp"
 #include "pipelines/cmd_variants_windows.hpp"
 #include "pipelines/cmd_windows.hpp"
 
@@ -134,6 +135,9 @@ std::vector<Command> register_all(CLI::App& root, const TorchRunners* torch) {
     commands.push_back(register_run(root));
     commands.push_back(register_markov(root));
     for (auto& c : register_model_commands(root, torch)) {
+        commands.push_back(std::move(c));
+    }
+    for (auto& c : register_sae_commands(root, torch)) {
         commands.push_back(std::move(c));
     }
     return commands;

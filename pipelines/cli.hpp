@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ struct ConvertConfig;
 struct ScoreConfig;
 struct EmbedConfig;
 struct ModelTrainConfig;
+struct TrainSaeConfig;
+struct EvalSaeConfig;
+struct EncodeConfig;
+struct ConvertSaeConfig;
 
 /// The commands that need libtorch. The `evoscope` binary does not link libtorch (loading it
 /// costs about a second and 160 MB before any work): it passes nullptr and hands those commands
@@ -48,6 +53,10 @@ struct TorchRunners {
     int (*score)(const ScoreConfig&) = nullptr;
     int (*embed)(const EmbedConfig&) = nullptr;
     int (*train)(const ModelTrainConfig&) = nullptr;
+    int (*train_sae)(const TrainSaeConfig&) = nullptr;
+    int (*eval_sae)(const EvalSaeConfig&) = nullptr;
+    int (*encode)(const EncodeConfig&) = nullptr;
+    int (*convert_sae)(const ConvertSaeConfig&) = nullptr;
     /// Sets libtorch's intra-op threads (n <= 0: all cores).
     void (*set_threads)(int n) = nullptr;
 };
@@ -68,6 +77,19 @@ int main_entry(int argc, char** argv, const TorchRunners* torch = nullptr);
 /// Replaces this process with `evoscope-torch` (found beside this executable, or at
 /// $EVOSCOPE_TORCH_BIN) run with this process's arguments. Returns only by throwing IoError.
 [[noreturn]] void exec_torch_companion();
+
+/// The run function of a libtorch command: the runner in `torch` when there is one, else a
+/// re-execution of this command line in `evoscope-torch`. The closure keeps `config` alive
+/// (CLI11 writes the parsed options into it).
+template <typename Config>
+std::function<int()> torch_runner(const TorchRunners* torch, std::shared_ptr<Config> config,
+                                  int (*TorchRunners::*member)(const Config&)) {
+    if (torch == nullptr || torch->*member == nullptr) {
+        return [config]() -> int { exec_torch_companion(); };
+    }
+    auto fn = torch->*member;
+    return [fn, config] { return fn(*config); };
+}
 
 /// The command line as typed, quoted where needed (for provenance and the closing line).
 const std::string& command_line();

@@ -22,14 +22,7 @@ void add_model_source_options(CLI::App& app, ModelSourceOptions& o) {
 
 std::vector<Command> register_model_commands(CLI::App& root, const TorchRunners* torch) {
     // Without libtorch in this process, every model command re-runs in evoscope-torch.
-    const auto runner = [torch](auto config, auto member) -> std::function<int()> {
-        if (torch == nullptr || torch->*member == nullptr) {
-            // Keep `config` alive: CLI11 writes the parsed options into it.
-            return [config]() -> int { exec_torch_companion(); };
-        }
-        auto fn = torch->*member;
-        return [fn, config] { return fn(*config); };
-    };
+    const auto runner = [torch](auto config, auto member) { return torch_runner(torch, config, member); };
     std::vector<Command> commands;
 
     auto* model = root.add_subcommand("model", "Model utilities (init, train)");

@@ -23,6 +23,7 @@
 #include "genomics/window.hpp"
 #include "model/checkpoint.hpp"
 #include "model/tokenizer.hpp"
+#include "pipelines/stitcher.hpp"
 #include "pipelines/torch_commands.hpp"
 #include "pipelines/torch_model_source.hpp"
 #include "pipelines/window_source.hpp"
@@ -30,92 +31,6 @@
 
 namespace evoscope::pipelines {
 namespace {
-
-/// Receives stitched rows: [begin, end) of a contig on a strand, ascending genomic order.
-using RowSink = std::function<void(const std::string& site,
-                                   const std::string& contig,
-                                   std::int64_t begin,
-                                   std::int64_t end,
-                                   char strand,
-                                   std::span<const float> rows)>;
-
-/// Applies the stitching rule to one (region, strand) stream of windows.
-class Stitcher {
-public:
-    Stitcher(std::vector<std::string> sites, std::int64_t d_model, RowSink sink)
-        : sites_(std::move(sites)), d_(d_model), sink_(std::move(sink)) {}
-
-    /// `acts[site]` is [len, d] in genomic order for this window.
-    void add(const genomics::Window& w, std::int64_t contig_length, std::map<std::string, at::Tensor> acts) {
-        const auto key = std::make_pair(w.region_index, w.interval.strand);
-        auto& state = states_[key];
-        const std::int64_t b = w.interval.begin;
-        const std::int64_t e = std::min(w.interval.end, contig_length);
-        if (w.interval.strand != genomics::Strand::Reverse) {
-            const std::int64_t from = std::max(b, state.emitted_end);
-            if (from < e) {
-                emit(w.interval.contig, from, e, '+', b, acts);
-                state.emitted_end = e;
-            }
-        } else {
-            if (state.pending) {
-                flush_pending(state, std::optional<std::int64_t>(b));
-            }
-            state.pending = Pending{w.interval.contig, b, e, std::move(acts)};
-        }
-    }
-
-    /// Emits every held '-' window (call at the end of the stream).
-    void finish() {
-        for (auto& [key, state] : states_) {
-            if (state.pending) {
-                flush_pending(state, std::nullopt);
-            }
-        }
-    }
-
-private:
-    struct Pending {
-        std::string contig;
-        std::int64_t begin = 0;
-        std::int64_t end = 0;
-        std::map<std::string, at::Tensor> acts;
-    };
-    struct State {
-        std::int64_t emitted_end = 0;  // '+' : positions below this were written
-        std::optional<Pending> pending;
-        std::int64_t minus_emitted_end = 0;
-    };
-
-    void flush_pending(State& state, std::optional<std::int64_t> next_begin) {
-        Pending& p = *state.pending;
-        std::int64_t from = std::max(p.begin, state.minus_emitted_end);
-        std::int64_t to = next_begin ? std::min(p.end, *next_begin) : p.end;
-        if (from < to) {
-            emit(p.contig, from, to, '-', p.begin, p.acts);
-            state.minus_emitted_end = to;
-        }
-        state.pending.reset();
-    }
-
-    void emit(const std::string& contig,
-              std::int64_t from,
-              std::int64_t to,
-              char strand,
-              std::int64_t window_begin,
-              const std::map<std::string, at::Tensor>& acts) {
-        for (const auto& site : sites_) {
-            const at::Tensor rows = acts.at(site).slice(0, from - window_begin, to - window_begin).contiguous();
-            sink_(site, contig, from, to, strand,
-                  std::span<const float>(rows.data_ptr<float>(), static_cast<std::size_t>(rows.numel())));
-        }
-    }
-
-    std::vector<std::string> sites_;
-    std::int64_t d_;
-    RowSink sink_;
-    std::map<std::pair<std::int64_t, genomics::Strand>, State> states_;
-};
 
 std::string site_dir_name(const std::string& site) {
     return site;  // site names are [a-z0-9._]: safe as folder names
@@ -181,20 +96,28 @@ int run_embed(const EmbedConfig& config) {
         }
     }
     std::int64_t npy_next = region0.begin;
-    Stitcher stitcher(config.sites, d,
-                      [&](const std::string& site, const std::string& contig, std::int64_t begin, std::int64_t end,
+    const auto sink = [&](const std::string& site, const std::string& contig, std::int64_t begin, std::int64_t end,
                           char strand, std::span<const float> rows) {
-                          if (npy) {
-                              EVOSCOPE_CHECK(begin == npy_next,
-                                             "--npy needs windows that cover the whole region: {}:{}-{} is missing "
-                                             "(stride larger than the window, or windows skipped by --max-n)",
-                                             contig, npy_next + 1, begin);
-                              npy->write_values(rows);
-                              npy_next = end;
-                          } else {
-                              stores.at(site)->append(contig, begin, end, strand, rows);
-                          }
-                      });
+        if (npy) {
+            EVOSCOPE_CHECK(begin == npy_next,
+                           "--npy needs windows that cover the whole region: {}:{}-{} is missing "
+                           "(stride larger than the window, or windows skipped by --max-n)",
+                           contig, npy_next + 1, begin);
+            npy->write_values(rows);
+            npy_next = end;
+        } else {
+            stores.at(site)->append(contig, begin, end, strand, rows);
+        }
+    };
+    WindowStitcher<std::map<std::string, at::Tensor>> stitcher(
+        [&](const std::string& contig, std::int64_t from, std::int64_t to, char strand, std::int64_t window_begin,
+            const std::map<std::string, at::Tensor>& acts) {
+            for (const auto& site : config.sites) {
+                const at::Tensor rows = acts.at(site).slice(0, from - window_begin, to - window_begin).contiguous();
+                sink(site, contig, from, to, strand,
+                     std::span<const float>(rows.data_ptr<float>(), static_cast<std::size_t>(rows.numel())));
+            }
+        });
 
     // Batches of equal-length windows, processed in stream order.
     auto stream = source.stream();

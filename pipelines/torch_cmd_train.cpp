@@ -31,6 +31,7 @@
 #include "model/evo2_model.hpp"
 #include "model/tokenizer.hpp"
 #include "model/trainer.hpp"
+#include "pipelines/run_progress.hpp"
 #include "pipelines/torch_commands.hpp"
 
 namespace evoscope::pipelines {
@@ -122,92 +123,16 @@ std::string log_tsv(const std::vector<LogRow>& rows) {
 
 // --- the plot ----------------------------------------------------------------------------------
 
-std::string nice_number(double v) {
-    const double a = std::abs(v);
-    if (a >= 1e9) return fmt::format("{:.3g}G", v / 1e9);
-    if (a >= 1e6) return fmt::format("{:.3g}M", v / 1e6);
-    if (a >= 1e3) return fmt::format("{:.3g}k", v / 1e3);
-    return fmt::format("{:.3g}", v);
-}
 
 // Train and held-out loss (nats per base) against training tokens, as a self-contained SVG.
 std::string loss_svg(const std::vector<LogRow>& rows) {
-    const double W = 720, H = 420, left = 70, right = 20, top = 30, bottom = 55;
-    double x_max = 1, y_min = std::numeric_limits<double>::infinity(), y_max = -y_min;
+    ChartSeries train{"train", "#1f77b4", {}, false};
+    ChartSeries held{"held-out", "#d62728", {}, true};
     for (const auto& r : rows) {
-        x_max = std::max(x_max, static_cast<double>(r.tokens));
-        for (const double v : {r.train_loss, r.heldout_loss}) {
-            if (!std::isnan(v)) {
-                y_min = std::min(y_min, v);
-                y_max = std::max(y_max, v);
-            }
-        }
+        train.xy.emplace_back(static_cast<double>(r.tokens), r.train_loss);
+        held.xy.emplace_back(static_cast<double>(r.tokens), r.heldout_loss);
     }
-    if (!std::isfinite(y_min)) {
-        y_min = 0;
-        y_max = 1;
-    }
-    if (y_max - y_min < 1e-9) {
-        y_max = y_min + 1;
-    }
-    const double pad = 0.05 * (y_max - y_min);
-    y_min -= pad;
-    y_max += pad;
-    auto px = [&](double x) { return left + (W - left - right) * x / x_max; };
-    auto py = [&](double y) { return top + (H - top - bottom) * (y_max - y) / (y_max - y_min); };
-    std::string s = fmt::format(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-        "font-family=\"sans-serif\" font-size=\"12\">\n"
-        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        "<text x=\"{2}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">evoscope model train: loss</text>\n",
-        W, H, W / 2);
-    // Axes, ticks and labels.
-    s += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"black\"/>\n", left, H - bottom,
-                     W - right);
-    s += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"black\"/>\n", left, top, H - bottom);
-    for (int i = 0; i <= 5; ++i) {
-        const double xv = x_max * i / 5.0;
-        const double yv = y_min + (y_max - y_min) * i / 5.0;
-        s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"black\"/>"
-                         "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
-                         px(xv), H - bottom, H - bottom + 5, H - bottom + 19, nice_number(xv));
-        s += fmt::format("<line x1=\"{0}\" y1=\"{2:.1f}\" x2=\"{1}\" y2=\"{2:.1f}\" stroke=\"#ddd\"/>"
-                         "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5:.3f}</text>\n",
-                         left, W - right, py(yv), left - 6, py(yv) + 4, yv);
-    }
-    s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">training tokens</text>\n", (left + W - right) / 2,
-                     H - 15);
-    s += fmt::format("<text x=\"18\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0})\">"
-                     "loss (nats per base)</text>\n",
-                     (top + H - bottom) / 2);
-    auto polyline = [&](auto value, const char* colour, bool dots) {
-        std::string pts;
-        std::string marks;
-        // At most about 2000 points: every k-th training row.
-        std::size_t n = 0;
-        for (const auto& r : rows) n += std::isnan(value(r)) ? 0 : 1;
-        const std::size_t every = std::max<std::size_t>(1, n / 2000);
-        std::size_t i = 0;
-        for (const auto& r : rows) {
-            const double v = value(r);
-            if (std::isnan(v) || (i++ % every != 0 && &r != &rows.back())) continue;
-            const double x = px(static_cast<double>(r.tokens));
-            const double y = py(v);
-            pts += fmt::format("{:.1f},{:.1f} ", x, y);
-            if (dots) marks += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>", x, y, colour);
-        }
-        return fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>{}\n", colour,
-                           pts, marks);
-    };
-    s += polyline([](const LogRow& r) { return r.train_loss; }, "#1f77b4", false);
-    s += polyline([](const LogRow& r) { return r.heldout_loss; }, "#d62728", true);
-    s += fmt::format("<rect x=\"{0}\" y=\"{1}\" width=\"14\" height=\"3\" fill=\"#1f77b4\"/>"
-                     "<text x=\"{2}\" y=\"{3}\">train</text>\n"
-                     "<rect x=\"{0}\" y=\"{4}\" width=\"14\" height=\"3\" fill=\"#d62728\"/>"
-                     "<text x=\"{2}\" y=\"{5}\">held-out</text>\n",
-                     W - right - 90, top + 8, W - right - 70, top + 12, top + 26, top + 30);
-    s += "</svg>\n";
-    return s;
+    return line_chart_svg("evoscope model train: loss", "training tokens", "loss (nats per base)", {train, held});
 }
 
 // --- data -----------------------------------------------------------------------------------
@@ -298,32 +223,7 @@ model::Evo2Model as_fp32_on(const model::Evo2Model& cpu, const std::string& devi
     return model::Evo2Model::from_state_dict(cpu.config(), sd, device);
 }
 
-std::string format_duration(double seconds) {
-    if (!std::isfinite(seconds) || seconds < 0) return "?";
-    const auto s = static_cast<std::int64_t>(seconds + 0.5);
-    if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
-    if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, s % 60);
-    return fmt::format("{}s", s);
-}
 
-std::optional<fs::path> latest_checkpoint(const fs::path& dir) {
-    std::optional<fs::path> best;
-    std::int64_t best_step = -1;
-    if (!fs::is_directory(dir / "checkpoints")) return best;
-    for (const auto& e : fs::directory_iterator(dir / "checkpoints")) {
-        const std::string name = e.path().filename().string();
-        if (!e.is_directory() || !name.starts_with("step-") || !fs::exists(e.path() / "state.json")) continue;
-        try {
-            const std::int64_t step = std::stoll(name.substr(5));
-            if (step > best_step) {
-                best_step = step;
-                best = e.path();
-            }
-        } catch (const std::exception&) {
-        }
-    }
-    return best;
-}
 
 }  // namespace
 
@@ -420,14 +320,18 @@ int run_model_train(const ModelTrainConfig& given) {
     const bool both = config.strand == "both";
     const model::WindowSampler sampler(lengths, config.window + 1, both, config.seed);
     std::vector<std::vector<model::TokenId>> heldout_tokens;
+    std::vector<std::size_t> heldout_region_of;  // heldout_tokens[i] comes from holdout[heldout_region_of[i]]
     std::int64_t heldout_bp = 0;
-    for (const auto& h : holdout) {
+    for (std::size_t i = 0; i < holdout.size(); ++i) {
+        const auto& h = holdout[i];
         std::string s = fetch_upper(genomes, h);
         heldout_bp += h.length();
         heldout_tokens.push_back(model::Tokenizer::tokenize(s));
+        heldout_region_of.push_back(i);
         if (both) {
             genomics::reverse_complement_in_place(s);
             heldout_tokens.push_back(model::Tokenizer::tokenize(s));
+            heldout_region_of.push_back(i);
         }
     }
     if (holdout.empty()) {
@@ -478,6 +382,32 @@ int run_model_train(const ModelTrainConfig& given) {
     auto heldout_loss = [&]() {
         if (heldout_tokens.empty()) return std::numeric_limits<double>::quiet_NaN();
         return model::evaluate(*model, heldout_tokens, config.window, config.batch).nats_per_token;
+    };
+    // The final evaluation goes region by region (both strands of a region together) and writes
+    // DIR/heldout.tsv; its token-weighted mean is the same number heldout_loss() gives.
+    auto heldout_by_region = [&]() {
+        std::vector<model::EvalResult> per(holdout.size());
+        for (std::size_t i = 0; i < holdout.size(); ++i) {
+            std::vector<std::vector<model::TokenId>> seqs;
+            for (std::size_t j = 0; j < heldout_tokens.size(); ++j) {
+                if (heldout_region_of[j] == i) seqs.push_back(heldout_tokens[j]);
+            }
+            per[i] = model::evaluate(*model, seqs, config.window, config.batch);
+        }
+        return per;
+    };
+    auto write_heldout_table = [&](const std::vector<model::EvalResult>& per) {
+        std::string out = "contig\tbegin\tend\tstrands\tpredicted\theldout_loss\theldout_bits_per_base\n";
+        for (std::size_t i = 0; i < holdout.size(); ++i) {
+            const auto& h = holdout[i];
+            out += fmt::format("{}\t{}\t{}\t{}\t{}\t{:.6f}\t{:.6f}\n", h.contig, h.begin + 1,
+                               h.end, both ? "both" : "+", per[i].n_predicted, per[i].nats_per_token,
+                               per[i].nats_per_token / std::log(2.0));
+            EVOSCOPE_LOG_INFO("held-out {}:{}-{}: {:.4f} bits per base over {} predicted bases",
+                              h.contig, h.begin + 1, h.end,
+                              per[i].nats_per_token / std::log(2.0), per[i].n_predicted);
+        }
+        write_file_atomic(out_dir / "heldout.tsv", out);
     };
     auto save_checkpoint = [&](std::int64_t step) {
         const fs::path final_dir = out_dir / "checkpoints" / fmt::format("step-{}", step);
@@ -540,7 +470,19 @@ int run_model_train(const ModelTrainConfig& given) {
         row.train_loss = r.loss;
         row.lr = r.lr;
         const bool eval_now = (step + 1) % config.eval_every == 0 || step + 1 == config.steps;
-        if (eval_now) row.heldout_loss = heldout_loss();
+        if (eval_now && step + 1 == config.steps && !heldout_tokens.empty()) {
+            const auto per = heldout_by_region();
+            double nats = 0;
+            std::int64_t n = 0;
+            for (const auto& e : per) {
+                nats += e.nats_per_token * static_cast<double>(e.n_predicted);
+                n += e.n_predicted;
+            }
+            row.heldout_loss = n > 0 ? nats / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
+            write_heldout_table(per);
+        } else if (eval_now) {
+            row.heldout_loss = heldout_loss();
+        }
         rows.push_back(row);
         EVOSCOPE_CHECK_MODEL(std::isfinite(r.loss), "training diverged at step {} (loss {}); try a lower --lr",
                              step + 1, r.loss);
