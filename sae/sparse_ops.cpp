@@ -7,6 +7,9 @@
 #include <cstdint>
 
 #include "core/check.hpp"
+#if defined(EVOSCOPE_HAVE_CUDA_KERNELS)
+#include "sae/cuda/sparse_kernels.hpp"
+#endif
 
 namespace evoscope::sae::detail {
 namespace {
@@ -47,6 +50,19 @@ inline float dot(std::int64_t d, const float* __restrict x, const float* __restr
 
 bool on_cpu(const at::Tensor& t) { return t.device().is_cpu(); }
 
+#if defined(EVOSCOPE_HAVE_CUDA_KERNELS)
+// The sae/cuda kernels take fixed-width codes [N, k] (TopK, AuxK): k when row_ptr is 0, k, 2k, ...
+// on a CUDA fp32 tensor, else 0 (BatchTopK's variable rows use the generic path). They run on
+// the default stream, which libtorch uses unless a caller sets another.
+std::int64_t kernel_width(const at::Tensor& t, const at::Tensor& row_ptr, std::int64_t nnz) {
+    if (!t.is_cuda() || t.scalar_type() != at::kFloat || !gpu::cuda_kernels_available()) return 0;
+    const std::int64_t N = row_ptr.size(0) - 1;
+    if (N == 0 || nnz == 0 || nnz % N != 0) return 0;
+    const std::int64_t k = nnz / N;
+    return at::equal(row_ptr, at::arange(0, nnz + 1, k, row_ptr.options())) ? k : 0;
+}
+#endif
+
 }  // namespace
 
 at::Tensor rows_of_entries(const at::Tensor& row_ptr, std::int64_t nnz) {
@@ -62,6 +78,18 @@ at::Tensor sparse_decode(const at::Tensor& W, const at::Tensor& row_ptr, const a
     const std::int64_t N = row_ptr.size(0) - 1;
     const std::int64_t d = W.size(1);
     if (!on_cpu(W)) {
+#if defined(EVOSCOPE_HAVE_CUDA_KERNELS)
+        if (const auto k = kernel_width(W, row_ptr, ids.size(0)); k > 0) {
+            auto Wc = W.contiguous();
+            auto ix = ids.contiguous();
+            auto vv = values.contiguous();
+            at::Tensor out = at::empty({N, d}, W.options());
+            gpu::sparse_decode(Wc.data_ptr(), gpu::WeightDtype::Float32, ix.data_ptr<std::int64_t>(),
+                               vv.data_ptr<float>(), bias.defined() ? bias.contiguous().data_ptr<float>() : nullptr,
+                               out.data_ptr<float>(), N, k, d, W.size(0), nullptr);
+            return out;
+        }
+#endif
         // embedding_bag(sum, per-sample weights) is exactly a CSR decode on any device.
         auto out = std::get<0>(at::embedding_bag(W, ids, row_ptr, false, 0, false, values, true));
         if (bias.defined()) {
@@ -97,6 +125,18 @@ at::Tensor gather_dot(const at::Tensor& G, const at::Tensor& W, const at::Tensor
     const std::int64_t d = W.size(1);
     const std::int64_t nnz = ids.size(0);
     if (!on_cpu(W)) {
+#if defined(EVOSCOPE_HAVE_CUDA_KERNELS)
+        if (const auto k = kernel_width(W, row_ptr, nnz); k > 0) {
+            auto Gc = G.contiguous();
+            auto Wc = W.contiguous();
+            auto ix = ids.contiguous();
+            at::Tensor out = at::empty({nnz}, G.options());
+            gpu::sparse_decode_backward_values(Gc.data_ptr<float>(), Wc.data_ptr(), gpu::WeightDtype::Float32,
+                                               ix.data_ptr<std::int64_t>(), out.data_ptr<float>(), N, k, d,
+                                               W.size(0), nullptr);
+            return out;
+        }
+#endif
         const auto rows = rows_of_entries(row_ptr, nnz);
         // Chunked so that the gathered [chunk, d] copies stay small.
         at::Tensor out = at::empty({nnz}, G.options());
@@ -136,6 +176,16 @@ void scatter_outer_add(at::Tensor& grad, const at::Tensor& G, const at::Tensor& 
     const std::int64_t d = grad.size(1);
     const std::int64_t nnz = ids.size(0);
     if (!on_cpu(grad)) {
+#if defined(EVOSCOPE_HAVE_CUDA_KERNELS)
+        if (const auto k = kernel_width(grad, row_ptr, nnz); k > 0 && grad.is_contiguous()) {
+            auto Gc = G.contiguous();
+            auto ix = ids.contiguous();
+            auto cc = coef.contiguous();
+            gpu::sparse_decode_backward_weight(Gc.data_ptr<float>(), ix.data_ptr<std::int64_t>(), cc.data_ptr<float>(),
+                                               grad.data_ptr<float>(), N, k, d, grad.size(0), nullptr);
+            return;
+        }
+#endif
         const auto rows = rows_of_entries(row_ptr, nnz);
         const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 24) / std::max<std::int64_t>(d, 1));
         for (std::int64_t m0 = 0; m0 < nnz; m0 += chunk) {
