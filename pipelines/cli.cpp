@@ -128,6 +128,19 @@ void apply_common_options(const CommonOptions& options) {
     }
 }
 
+void exclusive_with_resume(CLI::App& app, CLI::Option* resume, std::vector<CLI::Option*> others) {
+    app.parse_complete_callback([resume, others = std::move(others)] {
+        if (resume->count() == 0) {
+            return;
+        }
+        for (const auto* o : others) {
+            if (o->count() > 0) {
+                throw CLI::ExcludesError(resume->get_name(), o->get_name());
+            }
+        }
+    });
+}
+
 std::vector<Command> register_all(CLI::App& root, const TorchRunners* torch) {
     std::vector<Command> commands;
     commands.push_back(register_windows(root));

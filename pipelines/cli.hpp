@@ -11,6 +11,7 @@
 
 namespace CLI {
 class App;
+class Option;
 }  // namespace CLI
 
 namespace evoscope::pipelines {
@@ -65,6 +66,11 @@ struct TorchRunners {
 void add_common_options(CLI::App& app, CommonOptions& options);
 /// Applies logging and thread settings; call first in every run function.
 void apply_common_options(const CommonOptions& options);
+
+/// Makes `resume` exclusive with every option in `others` (a resumed run takes its settings from
+/// the checkpoint). Checked after parsing rather than with Option::excludes, which would print
+/// "Excludes: --resume" on every line of --help.
+void exclusive_with_resume(CLI::App& app, CLI::Option* resume, std::vector<CLI::Option*> others);
 
 /// Registers every subcommand on `root`.
 std::vector<Command> register_all(CLI::App& root, const TorchRunners* torch);

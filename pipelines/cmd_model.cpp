@@ -86,18 +86,7 @@ std::vector<Command> register_model_commands(CLI::App& root, const TorchRunners*
                            ->check(CLI::IsMember({"both", "+"})));
         opts.push_back(app->add_option("-o,--output", config->output_dir, "Output folder"));
         opts.push_back(app->add_flag("--force", config->force, "Reuse an existing non-empty output folder"));
-        // A resumed run takes every setting from its checkpoint (checked here rather than with
-        // Option::excludes, which would print "Excludes: --resume" on every line of --help).
-        app->parse_complete_callback([resume, opts] {
-            if (resume->count() == 0) {
-                return;
-            }
-            for (const auto* o : opts) {
-                if (o->count() > 0) {
-                    throw CLI::ExcludesError(resume->get_name(), o->get_name());
-                }
-            }
-        });
+        exclusive_with_resume(*app, resume, opts);
         app->add_option("--device", config->device, "cpu, cuda or cuda:N [cpu]");
         app->add_option("--stop-after", config->stop_after,
                         "Stop after this step with a checkpoint (resume later with --resume)")

@@ -108,16 +108,7 @@ std::vector<Command> register_sae_commands(CLI::App& root, const TorchRunners* t
         app->add_option("--stop-after", config->stop_after,
                         "Stop after this step with a checkpoint (continue later with --resume)")
             ->check(CLI::NonNegativeNumber);
-        app->parse_complete_callback([resume, opts] {
-            if (resume->count() == 0) {
-                return;
-            }
-            for (const auto* o : opts) {
-                if (o->count() > 0) {
-                    throw CLI::ExcludesError(resume->get_name(), o->get_name());
-                }
-            }
-        });
+        exclusive_with_resume(*app, resume, opts);
         add_common_options(*app, config->common);
         commands.push_back(Command{app, torch_runner(torch, config, &TorchRunners::train_sae), "train-sae"});
     }

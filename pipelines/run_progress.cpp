@@ -1,12 +1,16 @@
 #include "pipelines/run_progress.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <cstdint>
 #include <exception>
 #include <limits>
+
+#include "core/log.hpp"
 
 namespace evoscope::pipelines {
 
@@ -45,6 +49,34 @@ std::optional<fs::path> latest_checkpoint(const fs::path& dir) {
         }
     }
     return best;
+}
+
+ProgressLine::ProgressLine(std::string tag)
+    : tag_(std::move(tag)),
+      enabled_(log::enabled(log::Level::Info)),
+      tty_(::isatty(::fileno(stderr)) != 0),
+      last_(std::chrono::steady_clock::now()) {}
+
+ProgressLine::~ProgressLine() {
+    if (open_) fmt::print(stderr, "\n");
+}
+
+bool ProgressLine::due(bool keep) {
+    if (!enabled_) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (!keep && std::chrono::duration<double>(now - last_).count() < (tty_ ? 0.5 : 10.0)) return false;
+    last_ = now;
+    return true;
+}
+
+void ProgressLine::print(const std::string& line, bool keep) {
+    if (tty_ && !keep) {
+        fmt::print(stderr, "\r[{}] {}\033[K", tag_, line);
+        open_ = true;
+    } else {
+        fmt::print(stderr, "{}[{}] {}\n", open_ ? "\r\033[K" : "", tag_, line);
+        open_ = false;
+    }
 }
 
 std::string line_chart_svg(const std::string& title, const std::string& x_label, const std::string& y_label,

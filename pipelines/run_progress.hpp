@@ -4,6 +4,7 @@
 /// self-contained SVG line chart for loss curves.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -18,6 +19,27 @@ std::string nice_number(double v);
 std::string format_duration(double seconds);
 /// DIR/checkpoints/step-N with the largest N that holds a state.json, if any.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& dir);
+
+/// The progress line of a training loop on stderr: redrawn in place on a terminal (at most every
+/// 0.5 s), one line every 10 s otherwise; "kept" lines (evaluations, the last step) always print
+/// on a line of their own. Silent unless Info messages are enabled.
+class ProgressLine {
+public:
+    explicit ProgressLine(std::string tag);
+    ~ProgressLine();  ///< ends a redrawn line
+    ProgressLine(const ProgressLine&) = delete;
+    ProgressLine& operator=(const ProgressLine&) = delete;
+    /// Whether a line is due now (always when `keep`); when true, call print().
+    bool due(bool keep);
+    void print(const std::string& line, bool keep);
+
+private:
+    std::string tag_;
+    bool enabled_;
+    bool tty_;
+    bool open_ = false;  ///< a redrawn line is on screen
+    std::chrono::steady_clock::time_point last_;
+};
 
 struct ChartSeries {
     std::string name;

@@ -429,15 +429,12 @@ int run_train_sae(const TrainSaeConfig& given) {
         evaluate(r);
         rows.push_back(r);
     }
-    const bool progress = log::enabled(log::Level::Info);
-    const bool tty = ::isatty(::fileno(stderr)) != 0;
     const auto t0 = std::chrono::steady_clock::now();
-    auto last_print = t0;
     const std::int64_t first_step = trainer.n_steps();
     const std::int64_t last_step =
         config.stop_after > 0 ? std::min(config.steps, std::max(config.stop_after, first_step)) : config.steps;
     std::vector<float> buf(static_cast<std::size_t>(config.batch * d_in));
-    bool printed_bar = false;
+    std::optional<ProgressLine> bar(std::in_place, "train-sae");
     for (std::int64_t step = first_step; step < last_step; ++step) {
         source.next(config.batch, buf);
         const at::Tensor x = at::from_blob(buf.data(), {config.batch, d_in}, at::kFloat);
@@ -457,11 +454,9 @@ int run_train_sae(const TrainSaeConfig& given) {
         const bool eval_now = (step + 1) % config.eval_every == 0 || step + 1 == config.steps;
         if (eval_now) evaluate(row);
         rows.push_back(row);
-        const auto now = std::chrono::steady_clock::now();
-        const double elapsed = std::chrono::duration<double>(now - t0).count();
-        if (progress && (eval_now || step + 1 == last_step ||
-                         std::chrono::duration<double>(now - last_print).count() >= (tty ? 0.5 : 10.0))) {
-            last_print = now;
+        const bool keep = eval_now || step + 1 == last_step;
+        if (bar->due(keep)) {
+            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             const double done = static_cast<double>(step + 1 - first_step);
             const double tok_s = done * static_cast<double>(config.batch) / std::max(elapsed, 1e-9);
             const double eta = elapsed / done * static_cast<double>(last_step - step - 1);
@@ -475,19 +470,13 @@ int run_train_sae(const TrainSaeConfig& given) {
                 step + 1, config.steps, 100.0 * static_cast<double>(step + 1) / static_cast<double>(config.steps),
                 nice_number(static_cast<double>(row.tokens)), nice_number(tok_s), st.loss, st.fvu, st.l0,
                 st.dead_fraction, held, format_duration(eta));
-            if (tty && !eval_now) {
-                fmt::print(stderr, "\r[train-sae] {}\033[K", line);
-                printed_bar = true;
-            } else {
-                fmt::print(stderr, "{}[train-sae] {}\n", printed_bar ? "\r\033[K" : "", line);
-                printed_bar = false;
-            }
+            bar->print(line, keep);
         }
         if ((config.checkpoint_every > 0 && (step + 1) % config.checkpoint_every == 0) || step + 1 == last_step) {
             save_checkpoint(step + 1);
         }
     }
-    if (printed_bar) fmt::print(stderr, "\n");
+    bar.reset();  // ends a redrawn line before the closing messages
     write_file_atomic(out_dir / "train_log.tsv", log_tsv(rows));
     write_file_atomic(out_dir / "curves.svg", curves_svg(rows));
     if (trainer.n_steps() < config.steps) {

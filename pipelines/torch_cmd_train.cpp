@@ -438,10 +438,7 @@ int run_model_train(const ModelTrainConfig& given) {
     }
 
     // The loop.
-    const bool progress = log::enabled(log::Level::Info);
-    const bool tty = ::isatty(::fileno(stderr)) != 0;
     const auto t0 = std::chrono::steady_clock::now();
-    auto last_print = t0;
     const std::int64_t first_step = trainer.n_steps();
     const std::int64_t last_step =
         config.stop_after > 0 ? std::min(config.steps, std::max(config.stop_after, first_step)) : config.steps;
@@ -449,7 +446,7 @@ int run_model_train(const ModelTrainConfig& given) {
     const std::int64_t B = config.batch;
     std::vector<model::TokenId> buf;
     std::string window_text;
-    bool printed_bar = false;
+    std::optional<ProgressLine> bar(std::in_place, "model-train");
     for (std::int64_t step = first_step; step < last_step; ++step) {
         at::Tensor ids = at::empty({B, W + 1}, at::TensorOptions().dtype(at::kLong));
         auto* data = ids.data_ptr<std::int64_t>();
@@ -486,11 +483,9 @@ int run_model_train(const ModelTrainConfig& given) {
         rows.push_back(row);
         EVOSCOPE_CHECK_MODEL(std::isfinite(r.loss), "training diverged at step {} (loss {}); try a lower --lr",
                              step + 1, r.loss);
-        const auto now = std::chrono::steady_clock::now();
-        const double elapsed = std::chrono::duration<double>(now - t0).count();
-        if (progress && (eval_now || step + 1 == last_step ||
-                         std::chrono::duration<double>(now - last_print).count() >= (tty ? 0.5 : 10.0))) {
-            last_print = now;
+        const bool keep = eval_now || step + 1 == last_step;
+        if (bar->due(keep)) {
+            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             const double done = static_cast<double>(step + 1 - first_step);
             const double tok_s = done * static_cast<double>(B * W) / std::max(elapsed, 1e-9);
             const double eta = elapsed / done * static_cast<double>(last_step - step - 1);
@@ -503,19 +498,13 @@ int run_model_train(const ModelTrainConfig& given) {
             const std::string line = fmt::format("step {}/{} ({:.0f}%) | {} tokens | {} tok/s | loss {:.4f} | lr {:.3g}{} | ETA {}",
                                                  step + 1, config.steps, pct, nice_number(static_cast<double>(tokens)),
                                                  nice_number(tok_s), r.loss, r.lr, held, format_duration(eta));
-            if (tty && !eval_now) {
-                fmt::print(stderr, "\r[model-train] {}\033[K", line);
-                printed_bar = true;
-            } else {
-                fmt::print(stderr, "{}[model-train] {}\n", printed_bar ? "\r\033[K" : "", line);
-                printed_bar = false;
-            }
+            bar->print(line, keep);
         }
         if ((config.checkpoint_every > 0 && (step + 1) % config.checkpoint_every == 0) || step + 1 == last_step) {
             save_checkpoint(step + 1);
         }
     }
-    if (printed_bar) fmt::print(stderr, "\n");
+    bar.reset();  // ends a redrawn line before the closing messages
     if (first_step >= last_step && first_step > 0) {
         EVOSCOPE_LOG_INFO("nothing to do: the run is at step {} of {}", first_step, config.steps);
     }
