@@ -260,13 +260,82 @@ WindowSampler::WindowSampler(std::vector<std::int64_t> segment_lengths, std::int
                    length, longest);
 }
 
+WindowSampler::WindowSampler(std::vector<std::int64_t> segment_lengths, std::vector<std::size_t> group_of,
+                             std::vector<double> group_weights, std::vector<std::string> group_names,
+                             std::int64_t length, bool both_strands, std::uint64_t seed)
+    : WindowSampler(std::move(segment_lengths), length, both_strands, seed) {
+    EVOSCOPE_CHECK(group_of.size() == lengths_.size(), "one group per segment is needed");
+    EVOSCOPE_CHECK(group_names.size() == group_weights.size(), "one name per group weight is needed");
+    const std::size_t n_groups = group_weights.size();
+    group_segments_.assign(n_groups, {});
+    group_cumulative_.assign(n_groups, {});
+    for (std::size_t s = 0; s < lengths_.size(); ++s) {
+        EVOSCOPE_CHECK(group_of[s] < n_groups, "segment {} belongs to group {}, but there are {} groups", s,
+                       group_of[s], n_groups);
+        const std::int64_t starts = std::max<std::int64_t>(lengths_[s] - length_ + 1, 0);
+        auto& cum = group_cumulative_[group_of[s]];
+        group_segments_[group_of[s]].push_back(s);
+        cum.push_back((cum.empty() ? 0 : cum.back()) + starts);
+    }
+    double total = 0;
+    for (std::size_t g = 0; g < n_groups; ++g) {
+        const double w = group_weights[g];
+        EVOSCOPE_CHECK(std::isfinite(w) && w >= 0, "sampling weight {} of {} is not a finite number >= 0", w,
+                       group_names[g]);
+        const std::int64_t starts = group_cumulative_[g].empty() ? 0 : group_cumulative_[g].back();
+        EVOSCOPE_CHECK(w == 0 || starts > 0,
+                       "{} has sampling weight {} but no training window of {} bases fits in it; give it weight 0 "
+                       "or use a shorter --window",
+                       group_names[g], w, length_);
+        total += w;
+    }
+    EVOSCOPE_CHECK(total > 0, "every sampling weight is 0");
+    double run = 0;
+    for (const double w : group_weights) {
+        run += w / total;
+        group_cdf_.push_back(run);
+    }
+}
+
+std::vector<double> WindowSampler::group_shares() const {
+    if (group_cdf_.empty()) return {1.0};
+    std::vector<double> shares;
+    double prev = 0;
+    for (const double c : group_cdf_) {
+        shares.push_back(c - prev);
+        prev = c;
+    }
+    return shares;
+}
+
 WindowDraw WindowSampler::draw(std::uint64_t index) const {
     const std::uint64_t u = splitmix64(seed_ ^ splitmix64(index));
-    const auto pos = static_cast<std::int64_t>(u % static_cast<std::uint64_t>(cumulative_.back()));
-    const auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), pos);
     WindowDraw d;
-    d.segment = static_cast<std::size_t>(it - cumulative_.begin());
-    d.offset = pos - (d.segment == 0 ? 0 : cumulative_[d.segment - 1]);
+    if (group_cdf_.empty()) {
+        const auto pos = static_cast<std::int64_t>(u % static_cast<std::uint64_t>(cumulative_.back()));
+        const auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), pos);
+        d.segment = static_cast<std::size_t>(it - cumulative_.begin());
+        d.offset = pos - (d.segment == 0 ? 0 : cumulative_[d.segment - 1]);
+    } else {
+        // The group from the top 53 bits of a second stream, the start from u as in the
+        // unweighted mode, so the strand bit below stays independent of both.
+        const double r = static_cast<double>(splitmix64(u ^ 0x5851f42d4c957f2dULL) >> 11) * 0x1.0p-53;
+        auto g = static_cast<std::size_t>(std::upper_bound(group_cdf_.begin(), group_cdf_.end(), r) -
+                                          group_cdf_.begin());
+        // Rounding can leave the last cdf entry a hair below 1, or r can land past a
+        // weight-0 tail: walk back to the last group that has windows.
+        if (g >= group_cdf_.size()) g = group_cdf_.size() - 1;
+        while (group_cumulative_[g].empty() || group_cumulative_[g].back() == 0 ||
+               (g > 0 && group_cdf_[g] == group_cdf_[g - 1])) {
+            --g;
+        }
+        const auto& cum = group_cumulative_[g];
+        const auto pos = static_cast<std::int64_t>(u % static_cast<std::uint64_t>(cum.back()));
+        const auto it = std::upper_bound(cum.begin(), cum.end(), pos);
+        const auto k = static_cast<std::size_t>(it - cum.begin());
+        d.segment = group_segments_[g][k];
+        d.offset = pos - (k == 0 ? 0 : cum[k - 1]);
+    }
     d.reverse = both_strands_ && (splitmix64(u) & 1U) != 0;
     return d;
 }

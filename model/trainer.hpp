@@ -144,9 +144,19 @@ public:
     /// @throws InputError when no segment is at least `length` long (naming the longest).
     WindowSampler(std::vector<std::int64_t> segment_lengths, std::int64_t length, bool both_strands,
                   std::uint64_t seed);
+    /// Weighted groups (genomes): segment s belongs to group `group_of[s]`; a draw first picks a
+    /// group with probability weight / sum(weights), then a start uniformly among that group's
+    /// starts. Groups of weight 0 are never drawn.
+    /// @throws InputError when a group with a positive weight has no start of `length` bases
+    ///         (naming `group_names[g]`), or when the weights are negative, not finite or all 0.
+    WindowSampler(std::vector<std::int64_t> segment_lengths, std::vector<std::size_t> group_of,
+                  std::vector<double> group_weights, std::vector<std::string> group_names, std::int64_t length,
+                  bool both_strands, std::uint64_t seed);
     WindowDraw draw(std::uint64_t index) const;
     /// Total number of distinct window starts.
     std::int64_t n_starts() const { return cumulative_.empty() ? 0 : cumulative_.back(); }
+    /// Expected fraction of windows from each group (one entry per group; {1} when ungrouped).
+    std::vector<double> group_shares() const;
 
 private:
     std::vector<std::int64_t> lengths_;
@@ -154,6 +164,10 @@ private:
     std::int64_t length_;
     bool both_strands_;
     std::uint64_t seed_;
+    // Weighted mode only (empty otherwise).
+    std::vector<double> group_cdf_;                        // cumulative normalised group weights
+    std::vector<std::vector<std::size_t>> group_segments_;  // segment indices of each group
+    std::vector<std::vector<std::int64_t>> group_cumulative_;  // running starts within each group
 };
 
 }  // namespace evoscope::model

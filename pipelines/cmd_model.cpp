@@ -46,7 +46,8 @@ std::vector<Command> register_model_commands(CLI::App& root, const TorchRunners*
             "  evoscope model train --config tiny.yml -f lambda.fa --holdout-fraction 0.1 -w 256 -b 8 --steps 500 -o run/\n"
             "  evoscope model train --resume run/            (continues from run/'s latest checkpoint)\n"
             "Windows of --window bases (plus one: --window predicted tokens) are drawn uniformly from the training\n"
-            "regions (default: every contig), on both strands, upper-cased; --holdout regions are removed from them\n"
+            "regions (default: every contig; with --genome-weights, first a FASTA by weight, then a start in it), on\n"
+            "both strands, upper-cased; --holdout regions are removed from them\n"
             "and scored every --eval-every steps. Output: DIR/model.safetensors, DIR/train_log.tsv, DIR/loss.svg,\n"
             "DIR/checkpoints/step-N/{model,optimizer}.safetensors + state.json.");
         auto* resume = app->add_option("--resume", config->resume,
@@ -56,6 +57,11 @@ std::vector<Command> register_model_commands(CLI::App& root, const TorchRunners*
         opts.push_back(app->add_option("--config", config->config_yaml, "Model YAML config: train a new random model"));
         opts.push_back(app->add_option("--init-from", config->init_from, "Start from these weights (.safetensors)"));
         opts.push_back(app->add_option("-f,--fasta", config->fastas, "FASTA to train on; repeatable"));
+        opts.push_back(app->add_option("--genome-weights", config->genome_weights,
+                                       "Sampling weight of each -f FASTA, in -f order (e.g. 1,1,2,0.5): a window "
+                                       "comes from FASTA i with probability w_i / sum(w) [by training length]")
+                           ->delimiter(',')
+                           ->check(CLI::NonNegativeNumber));
         opts.push_back(app->add_option("-r,--region", config->regions,
                                        "Training region (1-based inclusive); repeatable [whole genomes]"));
         opts.push_back(app->add_option("-R,--regions-file", config->regions_bed, "BED file of training regions"));

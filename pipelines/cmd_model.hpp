@@ -67,6 +67,7 @@ struct ModelTrainConfig {
     std::string config_yaml;               ///< --config: new random model
     std::string init_from;                 ///< --init-from: start from these weights (fine-tuning)
     std::vector<std::string> fastas;       ///< -f, repeatable
+    std::vector<double> genome_weights;    ///< one per -f: share of windows (default: by length)
     std::vector<std::string> regions;      ///< -r training regions (default: whole genomes)
     std::string regions_bed;               ///< -R
     std::vector<std::string> holdout;      ///< region strings or BED files

@@ -55,7 +55,7 @@ json options_to_json(const ModelTrainConfig& c) {
                 {"warmup", c.warmup},                {"weight_decay", c.weight_decay},
                 {"grad_clip", c.grad_clip},          {"eval_every", c.eval_every},
                 {"checkpoint_every", c.checkpoint_every}, {"seed", c.seed},
-                {"strand", c.strand}};
+                {"strand", c.strand},                {"genome_weights", c.genome_weights}};
 }
 
 void options_from_json(const json& j, ModelTrainConfig& c) {
@@ -78,6 +78,8 @@ void options_from_json(const json& j, ModelTrainConfig& c) {
     c.checkpoint_every = j.at("checkpoint_every").get<std::int64_t>();
     c.seed = j.at("seed").get<std::uint64_t>();
     c.strand = j.at("strand").get<std::string>();
+    // Absent in states written before --genome-weights existed.
+    c.genome_weights = j.value("genome_weights", std::vector<double>{});
 }
 
 struct LogRow {
@@ -318,7 +320,27 @@ int run_model_train(const ModelTrainConfig& given) {
                    config.window, config.window + 1, longest,
                    holdout.empty() ? "" : " after removing the held-out regions");
     const bool both = config.strand == "both";
-    const model::WindowSampler sampler(lengths, config.window + 1, both, config.seed);
+    EVOSCOPE_CHECK_USAGE(config.genome_weights.empty() || config.genome_weights.size() == config.fastas.size(),
+                         "--genome-weights has {} value(s) but there are {} -f/--fasta inputs: give one weight per "
+                         "FASTA, in the same order",
+                         config.genome_weights.size(), config.fastas.size());
+    const model::WindowSampler sampler = [&] {
+        if (config.genome_weights.empty()) return model::WindowSampler(lengths, config.window + 1, both, config.seed);
+        std::vector<std::size_t> group_of;
+        for (const auto& s : segments) group_of.push_back(genomes.reader_of.at(s.contig));
+        return model::WindowSampler(lengths, std::move(group_of), config.genome_weights, config.fastas,
+                                    config.window + 1, both, config.seed);
+    }();
+    if (!config.genome_weights.empty()) {
+        const auto shares = sampler.group_shares();
+        for (std::size_t i = 0; i < config.fastas.size(); ++i) {
+            std::int64_t bp = 0;
+            for (const auto& s : segments) {
+                if (genomes.reader_of.at(s.contig) == i) bp += s.length();
+            }
+            EVOSCOPE_LOG_INFO("{}: {:.1f}% of the windows ({} training bp)", config.fastas[i], 100.0 * shares[i], bp);
+        }
+    }
     std::vector<std::vector<model::TokenId>> heldout_tokens;
     std::vector<std::size_t> heldout_region_of;  // heldout_tokens[i] comes from holdout[heldout_region_of[i]]
     std::int64_t heldout_bp = 0;

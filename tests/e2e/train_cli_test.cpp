@@ -129,6 +129,14 @@ TEST_CASE("model train: bad inputs give clear errors", "[e2e][model][train]") {
         CHECK(u.exit_code == 1);
         CHECK(u.err.find("unknown contig 'chrZ'") != std::string::npos);
     }
+    SECTION("one --genome-weights value per FASTA") {
+        const auto r = with({"--genome-weights", "1,2"});
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("--genome-weights has 2 value(s) but there are 1 -f/--fasta") != std::string::npos);
+        const auto z = with({"--genome-weights", "0"});
+        CHECK(z.exit_code == 1);
+        CHECK(z.err.find("every sampling weight is 0") != std::string::npos);
+    }
     SECTION("resume without a checkpoint, and no model source") {
         const auto r = run_evoscope({"model", "train", "--resume", (tmp / "nothing").string()});
         CHECK(r.exit_code == 1);
@@ -138,4 +146,37 @@ TEST_CASE("model train: bad inputs give clear errors", "[e2e][model][train]") {
         CHECK(n.exit_code == 2);
     }
     CHECK_FALSE(fs::exists(tmp / "out" / "model.safetensors"));
+}
+
+TEST_CASE("model train: --genome-weights sets each FASTA's share and survives --resume", "[e2e][model][train]") {
+    TempDir tmp;
+    auto args = [&](const fs::path& out, const std::string& stop_after) {
+        std::vector<std::string> a = {"model", "train", "--config", fixture_path("model/tiny-sdh.yml").string(),
+                                      "-f", data_path("genomes/lambda.fa").string(), "-f",
+                                      data_path("genomes/athaliana_chloroplast.fa").string(), "--genome-weights",
+                                      "3,1", "--holdout-fraction", "0.1", "-w", "64", "-b", "2", "--steps", "4",
+                                      "--warmup", "1", "--eval-every", "4", "--checkpoint-every", "2", "--seed",
+                                      "5", "-t", "1", "-o", out.string()};
+        if (!stop_after.empty()) {
+            a.push_back("--stop-after");
+            a.push_back(stop_after);
+        }
+        return a;
+    };
+    const auto full = run_evoscope(args(tmp / "full", ""));
+    INFO(full.err);
+    REQUIRE(full.exit_code == 0);
+    // lambda has 24% of the training bases of the two genomes but gets 75% of the windows.
+    CHECK(full.err.find("lambda.fa: 75.0% of the windows (43651 training bp)") != std::string::npos);
+    CHECK(full.err.find("athaliana_chloroplast.fa: 25.0% of the windows (139030 training bp)") != std::string::npos);
+    const auto heldout = tsv_rows(read_file(tmp / "full" / "heldout.tsv"));
+    REQUIRE(heldout.size() == 3);  // header and one row per genome
+    // Interrupted after step 2 and resumed: the weights travel in state.json, so the data order and
+    // therefore the weights are the same.
+    REQUIRE(run_evoscope(args(tmp / "part", "2")).exit_code == 0);
+    const auto resumed = run_evoscope({"model", "train", "--resume", (tmp / "part").string(), "-t", "1"});
+    INFO(resumed.err);
+    REQUIRE(resumed.exit_code == 0);
+    CHECK(resumed.err.find("lambda.fa: 75.0% of the windows") != std::string::npos);
+    CHECK(read_file(tmp / "part" / "model.safetensors") == read_file(tmp / "full" / "model.safetensors"));
 }

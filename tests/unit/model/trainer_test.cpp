@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <array>
 #include <cmath>
 #include <map>
 #include <set>
@@ -254,4 +255,45 @@ TEST_CASE("WindowSampler: deterministic, in range, length-weighted, both strands
         CHECK_FALSE(fwd.draw(i).reverse);
     }
     CHECK_THROWS_WITH(WindowSampler({5, 8}, 10, true, 1), Catch::Contains("longer than every"));
+}
+
+TEST_CASE("WindowSampler: genome weights set each group's share, whatever its length", "[model][train]") {
+    // Segments 0 and 2 belong to group 0 (1,100 starts in all), segment 1 to group 1 (91 starts),
+    // segment 3 to group 2, which has weight 0 and is never drawn.
+    const std::vector<std::int64_t> lengths{1000, 100, 119, 500};
+    const WindowSampler s(lengths, {0, 1, 0, 2}, {1.0, 3.0, 0.0}, {"big.fa", "small.fa", "off.fa"}, 10, true, 7);
+    const WindowSampler same(lengths, {0, 1, 0, 2}, {1.0, 3.0, 0.0}, {"big.fa", "small.fa", "off.fa"}, 10, true, 7);
+    const auto shares = s.group_shares();
+    REQUIRE(shares.size() == 3);
+    CHECK(shares[0] == Catch::Approx(0.25));
+    CHECK(shares[1] == Catch::Approx(0.75));
+    CHECK(shares[2] == 0.0);
+    std::array<int, 4> per_segment{};
+    int n_rev = 0;
+    for (std::uint64_t i = 0; i < 4000; ++i) {
+        const auto d = s.draw(i);
+        const auto e = same.draw(i);
+        REQUIRE((d.segment == e.segment && d.offset == e.offset && d.reverse == e.reverse));
+        REQUIRE(d.segment < 4);
+        REQUIRE(d.offset >= 0);
+        REQUIRE(d.offset + 10 <= lengths[d.segment]);
+        ++per_segment[d.segment];
+        n_rev += d.reverse ? 1 : 0;
+    }
+    // Group 1 (one segment of 100 bases) gets ~3,000 of 4,000 draws although it has 8% of the starts.
+    CHECK(per_segment[1] > 2850);
+    CHECK(per_segment[1] < 3150);
+    CHECK(per_segment[3] == 0);
+    // Inside group 0, starts stay uniform: segment 0 has 991 of its 1,100 starts (~900 of ~1,000 draws).
+    CHECK(per_segment[0] > 820);
+    CHECK(per_segment[2] > 60);
+    CHECK(per_segment[2] < 150);
+    CHECK(n_rev > 1850);
+    CHECK(n_rev < 2150);
+    CHECK_THROWS_WITH(WindowSampler({5, 100}, {0, 1}, {1.0, 1.0}, {"tiny.fa", "ok.fa"}, 10, true, 1),
+                      Catch::Contains("tiny.fa") && Catch::Contains("no training window"));
+    CHECK_THROWS_WITH(WindowSampler({50}, {0}, {0.0}, {"a.fa"}, 10, true, 1), Catch::Contains("every sampling weight"));
+    // A genome too short for the window is fine when it is switched off.
+    const WindowSampler skip({5, 100}, {0, 1}, {0.0, 1.0}, {"tiny.fa", "ok.fa"}, 10, false, 1);
+    for (std::uint64_t i = 0; i < 100; ++i) CHECK(skip.draw(i).segment == 1);
 }
