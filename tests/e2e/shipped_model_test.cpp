@@ -20,6 +20,6 @@ TEST_CASE("the shipped model scores held-out E. coli below 2 bits per base", "[e
     std::smatch m;
     REQUIRE(std::regex_search(r.err, m, std::regex(R"(mean loss [0-9.]+ nats, ([0-9.]+) bits per base)")));
     const double bits = std::stod(m[1].str());
-    CHECK(bits < 1.97);  // measured 1.894; order-0 (base composition) gives 2.00 on E. coli
+    CHECK(bits < 1.97);  // measured 1.874 (stage 1 alone: 1.894); order-0 (base composition) gives 2.00 on E. coli
     CHECK(bits > 1.5);
 }

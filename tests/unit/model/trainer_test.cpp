@@ -265,8 +265,8 @@ TEST_CASE("WindowSampler: genome weights set each group's share, whatever its le
     const WindowSampler same(lengths, {0, 1, 0, 2}, {1.0, 3.0, 0.0}, {"big.fa", "small.fa", "off.fa"}, 10, true, 7);
     const auto shares = s.group_shares();
     REQUIRE(shares.size() == 3);
-    CHECK(shares[0] == Catch::Approx(0.25));
-    CHECK(shares[1] == Catch::Approx(0.75));
+    CHECK(shares[0] == Approx(0.25));
+    CHECK(shares[1] == Approx(0.75));
     CHECK(shares[2] == 0.0);
     std::array<int, 4> per_segment{};
     int n_rev = 0;
