@@ -41,4 +41,9 @@ for g in "${GENOMES[@]}"; do
     "$EVOSCOPE" markov -q -f "$g" --holdout-fraction 0.1 --order 0-12 --smoothing both --train-strand both --eval-strand both \
         -o "$OUT/markov-$name.tsv" --force
 done
+# Diagnostic: the chloroplast's held-out part (139,031-154,478, inside the inverted repeat IRa) is
+# the exact reverse complement of 84,171-99,618 (in IRb). Markov baselines trained without that copy.
+"$EVOSCOPE" markov -q -f data/genomes/athaliana_chloroplast.fa --train NC_000932:1-84170 \
+    --train NC_000932:99619-139030 --eval NC_000932:139031-154478 --order 0-12 --smoothing both \
+    --train-strand both --eval-strand both -o "$OUT/markov-athaliana_chloroplast-without-copy.tsv" --force
 echo "model: $OUT/model.safetensors; held-out bits per genome: $OUT/heldout.tsv; logs: $OUT/stage{1,2}/; baselines: $OUT/markov-*.tsv"
