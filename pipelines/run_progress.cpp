@@ -8,9 +8,12 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <fstream>
 #include <limits>
 
+#include "core/check.hpp"
 #include "core/log.hpp"
+#include "core/output_file.hpp"
 
 namespace evoscope::pipelines {
 
@@ -49,6 +52,39 @@ std::optional<fs::path> latest_checkpoint(const fs::path& dir) {
         }
     }
     return best;
+}
+
+ResumePoint open_resume_point(const std::string& run_dir, int version, const std::string& what,
+                              const std::function<void(const nlohmann::json& options)>& read_options) {
+    const auto ckpt = latest_checkpoint(run_dir);
+    EVOSCOPE_CHECK(ckpt.has_value(), "--resume {}: no checkpoint found (expected {}/checkpoints/step-N/state.json)",
+                   run_dir, run_dir);
+    ResumePoint r{*ckpt, {}};
+    const fs::path file = r.dir / "state.json";
+    std::ifstream in(file);
+    EVOSCOPE_CHECK_IO(in.good(), "cannot read {}", file.string());
+    try {
+        r.state = nlohmann::json::parse(in);
+        EVOSCOPE_CHECK_FORMAT(r.state.at("version").get<int>() == version, "unsupported state version");
+        read_options(r.state.at("options"));
+        EVOSCOPE_LOG_INFO("resuming from {} (step {})", r.dir.string(), r.state.at("step").get<std::int64_t>());
+    } catch (const nlohmann::json::exception& e) {
+        throw FormatError(fmt::format("{}: not a valid {}: {}", file.string(), what, e.what()));
+    }
+    return r;
+}
+
+fs::path write_checkpoint(const fs::path& run_dir, std::int64_t step, const nlohmann::json& state,
+                          const std::function<void(const fs::path& tmp)>& write_files) {
+    const fs::path final_dir = run_dir / "checkpoints" / fmt::format("step-{}", step);
+    const fs::path tmp = run_dir / "checkpoints" / fmt::format(".step-{}.tmp-{}", step, ::getpid());
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    write_files(tmp);
+    write_file_atomic(tmp / "state.json", state.dump(1) + "\n");
+    fs::remove_all(final_dir);
+    fs::rename(tmp, final_dir);
+    return final_dir;
 }
 
 ProgressLine::ProgressLine(std::string tag)

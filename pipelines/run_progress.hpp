@@ -1,11 +1,15 @@
 /// @file
 /// Helpers shared by the training commands (`model train`, `train-sae`): number and duration
-/// formatting for progress lines, finding the latest checkpoint of a run folder, and a small
-/// self-contained SVG line chart for loss curves.
+/// formatting for progress lines, the checkpoints of a run folder (finding the latest, opening it
+/// for --resume, writing one atomically), and a small self-contained SVG line chart for loss curves.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -19,6 +23,26 @@ std::string nice_number(double v);
 std::string format_duration(double seconds);
 /// DIR/checkpoints/step-N with the largest N that holds a state.json, if any.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& dir);
+
+/// The checkpoint a --resume continues from.
+struct ResumePoint {
+    std::filesystem::path dir;  ///< RUN_DIR/checkpoints/step-N
+    nlohmann::json state;       ///< its parsed state.json
+};
+
+/// Opens RUN_DIR's latest checkpoint for --resume: parses its state.json, checks that its
+/// "version" is `version` and hands its "options" to `read_options`. A JSON error here or in
+/// `read_options` becomes a FormatError "<state.json>: not a valid <what>: ...".
+/// @throws InputError when RUN_DIR has no checkpoint.
+ResumePoint open_resume_point(const std::string& run_dir, int version, const std::string& what,
+                              const std::function<void(const nlohmann::json& options)>& read_options);
+
+/// Writes checkpoint RUN_DIR/checkpoints/step-N atomically: `write_files` fills a temporary
+/// folder beside it, `state` is written there as state.json, and the folder is renamed into place
+/// (replacing an older one of the same step). Returns the checkpoint folder.
+std::filesystem::path write_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
+                                       const nlohmann::json& state,
+                                       const std::function<void(const std::filesystem::path& tmp)>& write_files);
 
 /// The progress line of a training loop on stderr: redrawn in place on a terminal (at most every
 /// 0.5 s), one line every 10 s otherwise; "kept" lines (evaluations, the last step) always print

@@ -14,7 +14,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -242,23 +241,11 @@ int run_train_sae(const TrainSaeConfig& given) {
     json resume_state;
     fs::path resume_dir;
     if (!given.resume.empty()) {
-        const auto ckpt = latest_checkpoint(given.resume);
-        EVOSCOPE_CHECK(ckpt.has_value(), "--resume {}: no checkpoint found (expected {}/checkpoints/step-N/state.json)",
-                       given.resume, given.resume);
-        resume_dir = *ckpt;
-        std::ifstream in(resume_dir / "state.json");
-        EVOSCOPE_CHECK_IO(in.good(), "cannot read {}", (resume_dir / "state.json").string());
-        try {
-            resume_state = json::parse(in);
-            EVOSCOPE_CHECK_FORMAT(resume_state.at("version").get<int>() == kStateVersion, "unsupported state version");
-            options_from_json(resume_state.at("options"), config);
-        } catch (const json::exception& e) {
-            throw FormatError(fmt::format("{}: not a valid SAE training state: {}",
-                                          (resume_dir / "state.json").string(), e.what()));
-        }
+        auto resume = open_resume_point(given.resume, kStateVersion, "SAE training state",
+                                        [&](const json& options) { options_from_json(options, config); });
+        resume_dir = std::move(resume.dir);
+        resume_state = std::move(resume.state);
         config.output_dir = given.resume;
-        EVOSCOPE_LOG_INFO("resuming from {} (step {})", resume_dir.string(),
-                          resume_state.at("step").get<std::int64_t>());
     }
     EVOSCOPE_CHECK_USAGE(!config.output_dir.empty(), "train-sae needs -o/--output DIR (or --resume DIR)");
     const fs::path out_dir = config.output_dir;
@@ -401,24 +388,19 @@ int run_train_sae(const TrainSaeConfig& given) {
         row.eval_dead = m.dead_fraction;
     };
     auto save_checkpoint = [&](std::int64_t step) {
-        const fs::path final_dir = out_dir / "checkpoints" / fmt::format("step-{}", step);
-        const fs::path tmp = out_dir / "checkpoints" / fmt::format(".step-{}.tmp-{}", step, ::getpid());
-        fs::remove_all(tmp);
-        fs::create_directories(tmp);
-        const auto& p = sae.params();
-        std::vector<std::pair<std::string, at::Tensor>> w{{"W_dec", p.W_dec.cpu()}, {"b_enc", p.b_enc.cpu()},
-                                                          {"b_dec", p.b_dec.cpu()}};
-        if (!sc.tied) w.emplace_back("W_encT", p.W_encT.cpu());
-        if (p.threshold.defined()) w.emplace_back("threshold", p.threshold.cpu());
-        if (sae.norm_mean().defined()) w.emplace_back("norm_mean", sae.norm_mean().cpu());
-        model::write_safetensors(tmp / "sae.safetensors", w);
-        model::write_safetensors(tmp / "trainer.safetensors", trainer.state());
         const json state{{"version", kStateVersion},        {"step", step},
                          {"norm_scale", sae.norm_scale()}, {"data", source.state()},
                          {"options", options_to_json(config)}, {"log", rows_to_json(rows)}};
-        write_file_atomic(tmp / "state.json", state.dump(1) + "\n");
-        fs::remove_all(final_dir);
-        fs::rename(tmp, final_dir);
+        write_checkpoint(out_dir, step, state, [&](const fs::path& tmp) {
+            const auto& p = sae.params();
+            std::vector<std::pair<std::string, at::Tensor>> w{{"W_dec", p.W_dec.cpu()}, {"b_enc", p.b_enc.cpu()},
+                                                              {"b_dec", p.b_dec.cpu()}};
+            if (!sc.tied) w.emplace_back("W_encT", p.W_encT.cpu());
+            if (p.threshold.defined()) w.emplace_back("threshold", p.threshold.cpu());
+            if (sae.norm_mean().defined()) w.emplace_back("norm_mean", sae.norm_mean().cpu());
+            model::write_safetensors(tmp / "sae.safetensors", w);
+            model::write_safetensors(tmp / "trainer.safetensors", trainer.state());
+        });
         write_file_atomic(out_dir / "train_log.tsv", log_tsv(rows));
     };
 

@@ -5,14 +5,12 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -235,23 +233,11 @@ int run_model_train(const ModelTrainConfig& given) {
     json resume_state;
     fs::path resume_dir;
     if (!given.resume.empty()) {
-        const auto ckpt = latest_checkpoint(given.resume);
-        EVOSCOPE_CHECK(ckpt.has_value(), "--resume {}: no checkpoint found (expected {}/checkpoints/step-N/state.json)",
-                       given.resume, given.resume);
-        resume_dir = *ckpt;
-        std::ifstream in(resume_dir / "state.json");
-        EVOSCOPE_CHECK_IO(in.good(), "cannot read {}", (resume_dir / "state.json").string());
-        try {
-            resume_state = json::parse(in);
-            EVOSCOPE_CHECK_FORMAT(resume_state.at("version").get<int>() == kStateVersion,
-                                  "unsupported state version");
-            options_from_json(resume_state.at("options"), config);
-        } catch (const json::exception& e) {
-            throw FormatError(fmt::format("{}: not a valid training state: {}", (resume_dir / "state.json").string(),
-                                          e.what()));
-        }
+        auto resume = open_resume_point(given.resume, kStateVersion, "training state",
+                                        [&](const json& options) { options_from_json(options, config); });
+        resume_dir = std::move(resume.dir);
+        resume_state = std::move(resume.state);
         config.output_dir = given.resume;
-        EVOSCOPE_LOG_INFO("resuming from {} (step {})", resume_dir.string(), resume_state.at("step").get<std::int64_t>());
     }
     EVOSCOPE_CHECK_USAGE(!config.output_dir.empty(), "model train needs -o/--output DIR (or --resume DIR)");
     EVOSCOPE_CHECK_USAGE(config.config_yaml.empty() != config.init_from.empty(),
@@ -432,18 +418,13 @@ int run_model_train(const ModelTrainConfig& given) {
         write_file_atomic(out_dir / "heldout.tsv", out);
     };
     auto save_checkpoint = [&](std::int64_t step) {
-        const fs::path final_dir = out_dir / "checkpoints" / fmt::format("step-{}", step);
-        const fs::path tmp = out_dir / "checkpoints" / fmt::format(".step-{}.tmp-{}", step, ::getpid());
-        fs::remove_all(tmp);
-        fs::create_directories(tmp);
-        model::save_model(*model, tmp / "model.safetensors");
-        trainer.save_optimizer(tmp / "optimizer.safetensors");
         const json state{{"version", kStateVersion}, {"step", step},
                          {"tokens", tokens},          {"sampler", {{"seed", config.seed}, {"draws", step * config.batch}}},
                          {"options", options_to_json(config)}, {"log", rows_to_json(rows)}};
-        write_file_atomic(tmp / "state.json", state.dump(1) + "\n");
-        fs::remove_all(final_dir);
-        fs::rename(tmp, final_dir);
+        const fs::path final_dir = write_checkpoint(out_dir, step, state, [&](const fs::path& tmp) {
+            model::save_model(*model, tmp / "model.safetensors");
+            trainer.save_optimizer(tmp / "optimizer.safetensors");
+        });
         write_file_atomic(out_dir / "train_log.tsv", log_tsv(rows));
         EVOSCOPE_LOG_DEBUG("checkpoint {}", final_dir.string());
     };
