@@ -59,6 +59,20 @@ int strand_index(char strand) {
     return strand == '+' ? 0 : 1;
 }
 
+// Scan order, the order of the chunk index: contig table order, '+' before '-', ascending begin.
+void sort_in_scan_order(std::vector<FeatureChunk>& chunks,
+                        const std::unordered_map<std::string, std::size_t>& contig_index) {
+    std::stable_sort(chunks.begin(), chunks.end(), [&](const FeatureChunk& a, const FeatureChunk& b) {
+        const auto ca = contig_index.at(a.contig);
+        const auto cb = contig_index.at(b.contig);
+        if (ca != cb)
+            return ca < cb;
+        if (a.strand != b.strand)
+            return strand_index(a.strand) < strand_index(b.strand);
+        return a.begin < b.begin;
+    });
+}
+
 std::string chunk_name(const FeatureChunk& c) {
     return fmt::format("{}:{}-{} ({}, 0-based half-open)", c.contig, c.begin, c.end, c.strand);
 }
@@ -442,17 +456,7 @@ void FeatureStoreWriter::commit() {
                       chunks_path.string(),
                       std::strerror(errno));
 
-    // Index in scan order: contig table order, '+' before '-', ascending begin.
-    std::stable_sort(
-        s.chunks.begin(), s.chunks.end(), [&](const FeatureChunk& a, const FeatureChunk& b) {
-            const auto ca = s.contig_index.at(a.contig);
-            const auto cb = s.contig_index.at(b.contig);
-            if (ca != cb)
-                return ca < cb;
-            if (a.strand != b.strand)
-                return strand_index(a.strand) < strand_index(b.strand);
-            return a.begin < b.begin;
-        });
+    sort_in_scan_order(s.chunks, s.contig_index);
 
     for (std::size_t f = 0; f < s.stat_max.size(); ++f) {
         if (s.stat_nnz[f] == 0)
@@ -794,16 +798,7 @@ FeatureStore::FeatureStore(const std::filesystem::path& dir) : state_(std::make_
                       std::strerror(errno));
     const auto file_size = static_cast<std::uint64_t>(st.st_size);
 
-    std::stable_sort(
-        s.chunks.begin(), s.chunks.end(), [&](const FeatureChunk& a, const FeatureChunk& b) {
-            const auto ca = s.contig_index.at(a.contig);
-            const auto cb = s.contig_index.at(b.contig);
-            if (ca != cb)
-                return ca < cb;
-            if (a.strand != b.strand)
-                return strand_index(a.strand) < strand_index(b.strand);
-            return a.begin < b.begin;
-        });
+    sort_in_scan_order(s.chunks, s.contig_index);
     s.run_range.assign(s.header.contigs.size() * 2, {0, 0});
     std::uint64_t total_nonzero = 0;
     for (std::size_t i = 0; i < s.chunks.size(); ++i) {
