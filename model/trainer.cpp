@@ -291,9 +291,10 @@ WindowSampler::WindowSampler(std::vector<std::int64_t> segment_lengths, std::vec
     }
     EVOSCOPE_CHECK(total > 0, "every sampling weight is 0");
     double run = 0;
-    for (const double w : group_weights) {
-        run += w / total;
+    for (std::size_t g = 0; g < n_groups; ++g) {
+        run += group_weights[g] / total;
         group_cdf_.push_back(run);
+        if (group_weights[g] > 0) last_drawable_group_ = g;
     }
 }
 
@@ -320,15 +321,11 @@ WindowDraw WindowSampler::draw(std::uint64_t index) const {
         // The group from the top 53 bits of a second stream, the start from u as in the
         // unweighted mode, so the strand bit below stays independent of both.
         const double r = static_cast<double>(splitmix64(u ^ 0x5851f42d4c957f2dULL) >> 11) * 0x1.0p-53;
+        // upper_bound never lands on a weight-0 group (its cdf entry equals the one before);
+        // it can only run past the end when rounding leaves the last cdf entries a hair below 1.
         auto g = static_cast<std::size_t>(std::upper_bound(group_cdf_.begin(), group_cdf_.end(), r) -
                                           group_cdf_.begin());
-        // Rounding can leave the last cdf entry a hair below 1, or r can land past a
-        // weight-0 tail: walk back to the last group that has windows.
-        if (g >= group_cdf_.size()) g = group_cdf_.size() - 1;
-        while (group_cumulative_[g].empty() || group_cumulative_[g].back() == 0 ||
-               (g > 0 && group_cdf_[g] == group_cdf_[g - 1])) {
-            --g;
-        }
+        if (g == group_cdf_.size()) g = last_drawable_group_;
         const auto& cum = group_cumulative_[g];
         const auto pos = static_cast<std::int64_t>(u % static_cast<std::uint64_t>(cum.back()));
         const auto it = std::upper_bound(cum.begin(), cum.end(), pos);

@@ -168,6 +168,7 @@ private:
     std::vector<double> group_cdf_;                        // cumulative normalised group weights
     std::vector<std::vector<std::size_t>> group_segments_;  // segment indices of each group
     std::vector<std::vector<std::int64_t>> group_cumulative_;  // running starts within each group
+    std::size_t last_drawable_group_ = 0;                    // the last group of positive weight
 };
 
 }  // namespace evoscope::model
