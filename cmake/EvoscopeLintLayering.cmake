@@ -1,12 +1,15 @@
 # Checks the one-way dependency graph by grepping #include lines (run as a CTest test).
 # core: std/fmt/json only; genomics and annotate: no torch, model, sae; model: no htslib,
-# seqan3, genomics, sae; sae: no htslib, model, genomics; CUDA headers only in sae/cuda/.
+# seqan3, genomics, sae; sae: no htslib, model, genomics; pipelines: no CLI11 (stages are library
+# functions); cli: no libtorch headers; CUDA headers only in sae/cuda/.
 set(_rules
     "core|genomics/|model/|sae/|annotate/|pipelines/|torch/|ATen/|htslib/|seqan3/|cuda"
     "genomics|model/|sae/|annotate/|pipelines/|torch/|ATen/|c10/|cuda"
     "annotate|model/|sae/|pipelines/|torch/|ATen/|c10/|htslib/|cuda"
     "model|genomics/|sae/|annotate/|pipelines/|htslib/|seqan3/"
-    "sae|genomics/|model/|annotate/|pipelines/|htslib/|seqan3/")
+    "sae|genomics/|model/|annotate/|pipelines/|htslib/|seqan3/"
+    "pipelines|cli/|CLI/"
+    "cli|<torch/|<ATen/|<c10/|htslib/|seqan3/")
 set(_failures "")
 foreach(_rule IN LISTS _rules)
     string(REPLACE "|" ";" _parts "${_rule}")
@@ -27,9 +30,23 @@ foreach(_rule IN LISTS _rules)
         endforeach()
     endforeach()
 endforeach()
+# The torch-free command files (cli/*.cpp, not cli/torch/) are linked into `evoscope`, which has no
+# libtorch: they may not reach the model or SAE engine.
+file(GLOB _light_cli_files "${SOURCE_DIR}/cli/*.hpp" "${SOURCE_DIR}/cli/*.cpp")
+foreach(_file IN LISTS _light_cli_files)
+    file(STRINGS "${_file}" _includes REGEX "^#include")
+    foreach(_line IN LISTS _includes)
+        foreach(_banned IN ITEMS "pipelines/torch/" "cli/torch/" "model/" "sae/sae" "sae/formats")
+            string(FIND "${_line}" "${_banned}" _pos)
+            if(NOT _pos EQUAL -1)
+                string(APPEND _failures "${_file}: '${_line}' crosses the layering (torch-free cli must not use ${_banned})\n")
+            endif()
+        endforeach()
+    endforeach()
+endforeach()
 # No libtorch in any header: keeps rebuilds lean.
 set(_headers "")
-foreach(_module core genomics model sae annotate pipelines)
+foreach(_module core genomics model sae annotate pipelines cli)
     file(GLOB_RECURSE _module_headers "${SOURCE_DIR}/${_module}/*.hpp")
     list(APPEND _headers ${_module_headers})
 endforeach()

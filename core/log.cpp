@@ -13,6 +13,12 @@ namespace evoscope::log {
 namespace {
 
 Level initial_level() {
+    return environment_level().value_or(Level::Warn);
+}
+
+}  // namespace
+
+std::optional<Level> environment_level() {
     if (const char* env = std::getenv("EVOSCOPE_LOG_LEVEL"); env != nullptr && *env != '\0') {
         try {
             return parse_level(env);
@@ -20,8 +26,10 @@ Level initial_level() {
             std::fprintf(stderr, "[W::log] ignoring EVOSCOPE_LOG_LEVEL=%s\n", env);
         }
     }
-    return Level::Warn;
+    return std::nullopt;
 }
+
+namespace {
 
 std::atomic<int>& level_storage() {
     static std::atomic<int> value{static_cast<int>(initial_level())};

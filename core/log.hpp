@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,8 +16,12 @@ namespace evoscope::log {
 
 enum class Level : int { Off = 0, Error = 1, Warn = 2, Info = 3, Debug = 4, Trace = 5 };
 
-/// Current threshold; messages above it are dropped. Default Warn, or $EVOSCOPE_LOG_LEVEL.
+/// Current threshold; messages above it are dropped. For library users (tests, benchmarks) the
+/// default is Warn, or $EVOSCOPE_LOG_LEVEL; the command line sets Info (see cli/cli.cpp), or
+/// $EVOSCOPE_LOG_LEVEL, before -q/-v/--verbosity.
 Level level();
+/// The level $EVOSCOPE_LOG_LEVEL names, if it is set and valid.
+std::optional<Level> environment_level();
 void set_level(Level level);
 /// Maps a -v count (0 = warnings, 1 = info, 2 = debug, 3+ = trace) to a level.
 Level level_from_verbosity(int verbosity);

@@ -99,6 +99,14 @@ void OutputFile::commit() {
     commit_temp_file(temp_path_, path_);
 }
 
+void create_output_dir(const std::filesystem::path& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        throw IoError("cannot create output folder '" + dir.string() + "': " + ec.message());
+    }
+}
+
 void write_file_atomic(const std::filesystem::path& path, std::string_view content) {
     OutputFile out(path.string());
     out.write(content);

@@ -40,6 +40,10 @@ private:
     bool committed_ = false;
 };
 
+/// Creates the output folder `dir` and its parents (nothing when it exists).
+/// @throws IoError naming `dir` when it cannot be made (a parent is a file, no permission).
+void create_output_dir(const std::filesystem::path& dir);
+
 /// Writes `content` to `path` atomically (temporary + rename).
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 #include <sys/resource.h>
 
 namespace evoscope {
@@ -12,6 +14,23 @@ namespace evoscope {
 
 const char* version_string() {
     return EVOSCOPE_VERSION;
+}
+
+namespace {
+
+std::string& command_line_storage() {
+    static std::string text;
+    return text;
+}
+
+}  // namespace
+
+const std::string& command_line() {
+    return command_line_storage();
+}
+
+void set_command_line(std::string text) {
+    command_line_storage() = std::move(text);
 }
 
 std::int64_t peak_rss_bytes() {

@@ -12,6 +12,11 @@ namespace evoscope {
 /// evoscope's own version string ("0.1.0").
 const char* version_string();
 
+/// The command line of this process as typed, shell-quoted where needed (provenance in outputs,
+/// the closing line). Empty until set_command_line() is called (by the CLI's main).
+const std::string& command_line();
+void set_command_line(std::string text);
+
 /// Peak resident set size of this process in bytes (0 if unknown).
 std::int64_t peak_rss_bytes();
 /// User + system CPU seconds used by this process so far.

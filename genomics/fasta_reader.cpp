@@ -8,6 +8,8 @@
 #include <fstream>
 #include <map>
 #include <system_error>
+#include <unordered_map>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -99,7 +101,8 @@ Compression sniff_compression(const fs::path& path) {
 /// commonest problem (a line longer than the first line of its record), so we re-check with
 /// the same rules (faidx.c fai_build_core): within a record, every sequence line has the byte
 /// length of the first one, except the last, which may be shorter; no blank line inside a
-/// record. Returns normally when it finds nothing wrong.
+/// record; and no sequence name twice (htslib keeps the first record of a name and silently drops
+/// the others). Returns normally when it finds nothing wrong.
 void diagnose_fasta(const fs::path& path) {
     detail::BgzfPtr fp(bgzf_open(path.c_str(), "r"));
     if (!fp) {
@@ -117,6 +120,7 @@ void diagnose_fasta(const fs::path& path) {
     std::size_t short_line_bytes = 0;
     std::int64_t blank_line_no = 0;    // a blank line after sequence, if seen
     bool have_seq = false;
+    std::unordered_map<std::string, std::pair<std::int64_t, std::string>> headers;  // name -> line, text
 
     auto check_line = [&](std::string_view line) {
         ++line_no;
@@ -132,6 +136,15 @@ void diagnose_fasta(const fs::path& path) {
             EVOSCOPE_CHECK_FORMAT(!words.empty(), "{}:{}: header line has no sequence name", where,
                                   line_no);
             name = std::string(words.front());
+            const auto [it, inserted] =
+                headers.try_emplace(name, line_no, std::string(content.substr(0, 80)));
+            if (!inserted) {
+                throw FormatError(fmt::format(
+                    "{}:{}: sequence name '{}' is used twice: line {} '{}' and line {} '{}' (an index "
+                    "keeps only the first; rename one of them)",
+                    where, line_no, name, it->second.first, it->second.second, line_no,
+                    content.substr(0, 80)));
+            }
             in_record = true;
             have_seq = false;
             first_line_no = short_line_no = blank_line_no = 0;
@@ -305,6 +318,9 @@ bool try_build_index(const fs::path& fasta, const IndexPaths& dest, std::string&
                                   dest.fai.parent_path().string(),
                                   err != 0 ? ": " + errno_text(err) : std::string()));
     }
+    // faidx accepted it, but it drops records whose name repeats: check the names (and lines)
+    // once, when the index is built, before the index is kept.
+    diagnose_fasta(fasta);
     if (!gzi_tmp.empty()) commit_temp_file(gzi_tmp, dest.gzi);
     commit_temp_file(fai_tmp, dest.fai);
     cleanup.active = false;

@@ -2,6 +2,7 @@
 /// Facts about the libtorch this binary was built with, for `evoscope --version`.
 #pragma once
 
+#include <exception>
 #include <string>
 
 namespace evoscope::model {
@@ -12,5 +13,10 @@ std::string torch_version();
 bool cuda_available();
 /// Sets torch's intra-op thread count (n <= 0: all hardware threads).
 void set_num_threads(int n);
+
+/// If `e` is a libtorch error (c10::Error), throws it again as an evoscope error with its message
+/// and without libtorch's C++ backtrace: DeviceError when a device ran out of memory or failed
+/// (the message suggests a smaller --batch), ModelError otherwise. Returns for other exceptions.
+void rethrow_torch_error(const std::exception& e);
 
 }  // namespace evoscope::model

@@ -1,5 +1,9 @@
 #include "pipelines/window_source.hpp"
 
+#include <fmt/format.h>
+
+#include <iterator>
+
 #include "core/check.hpp"
 #include "core/log.hpp"
 
@@ -13,6 +17,12 @@ genomics::FastaOptions fasta_options(const WindowSourceOptions& o) {
 }
 
 }  // namespace
+
+void append_bed6_window(std::string& out, const genomics::Interval& window) {
+    const char strand = genomics::strand_char(window.strand);
+    fmt::format_to(std::back_inserter(out), "{}\t{}\t{}\t{}:{}-{}({})\t0\t{}\n", window.contig, window.begin,
+                   window.end, window.contig, window.begin + 1, window.end, strand, strand);
+}
 
 WindowSource::WindowSource(const WindowSourceOptions& o) : fasta_(o.fasta, fasta_options(o)) {
     genomics::ContigAliases aliases;

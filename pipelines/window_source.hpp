@@ -3,16 +3,36 @@
 /// and a WindowStream. Shared by `windows`, `run` and (later) `embed` and `encode`.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "genomics/fasta_reader.hpp"
 #include "genomics/interval.hpp"
 #include "genomics/regions.hpp"
 #include "genomics/window.hpp"
-#include "pipelines/cmd_windows.hpp"
 
 namespace evoscope::pipelines {
+
+/// Where the windows come from; shared by every subcommand that tiles a genome.
+struct WindowSourceOptions {
+    std::string fasta;
+    std::vector<std::string> regions;   ///< -r, 1-based inclusive region strings
+    std::string regions_bed;            ///< -R, BED file (0-based half-open), "-" = stdin
+    std::string rename_contigs;         ///< alias file: two names per line
+    std::string index_cache_dir;
+    std::int64_t window_bp = 8192;     ///< window length in bp
+    std::int64_t stride_bp = 0;         ///< 0 = window_bp (no overlap)
+    std::string strand = "+";
+    std::string end_policy = "shorter";
+    std::vector<std::string> circular;  ///< contig names, or "all"
+    double max_n_fraction = 1.0;
+    std::string soft_mask = "upper";
+};
+
+/// Appends the BED6 line of a window: `contig begin end contig:begin1-end(strand) 0 strand`.
+void append_bed6_window(std::string& out, const genomics::Interval& window);
 
 class WindowSource {
 public:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets evoscope up on a fresh Debian bookworm machine: installs every dependency from Debian's
 # packages, builds the release preset and runs the main job on the bundled demo data.
-#   sudo bash scripts/setup.sh            # everything
-#   sudo bash scripts/setup.sh --deps     # only the apt packages (what .ci/run uses)
+#   bash scripts/setup.sh                 # everything (as root; as another user it calls sudo for apt)
+#   bash scripts/setup.sh --deps          # only the apt packages (what .ci/run uses)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +11,7 @@ packages=(
     libtorch-dev libopenblas0-pthread
     libhts-dev libseqan3-dev libsdsl-dev libboost-dev libbigwig-dev zlib1g-dev
     nlohmann-json3-dev libfmt-dev libcli11-dev libyaml-cpp-dev catch2
-    samtools tabix bcftools python3-numpy
+    samtools tabix bcftools python3-numpy clang-format
 )
 
 missing=()

@@ -8,8 +8,14 @@ using evoscope::test::run_evoscope;
 TEST_CASE("CLI: --help prints usage on stdout and exits 0", "[e2e][cli]") {
     const auto r = run_evoscope({"--help"});
     CHECK(r.exit_code == 0);
-    CHECK(r.out.find("windows") != std::string::npos);
-    CHECK(r.out.find("variants-windows") != std::string::npos);
+    // Every command of the table, grouped by stage, with its summary.
+    for (const char* command : {"windows", "markov", "run", "variants windows", "model init", "model train",
+                                "model convert", "model score", "model embed", "sae train", "sae eval",
+                                "sae encode", "sae convert"}) {
+        INFO(command);
+        CHECK(r.out.find(std::string("  ") + command + "  ") != std::string::npos);
+    }
+    CHECK(r.out.find("Genome (no model):") < r.out.find("The model:"));
     CHECK(r.err.empty());
 }
 
@@ -17,7 +23,7 @@ TEST_CASE("CLI: bare evoscope prints usage on stderr and exits 1", "[e2e][cli]")
     const auto r = run_evoscope({});
     CHECK(r.exit_code == 1);
     CHECK(r.out.empty());
-    CHECK(r.err.find("Subcommands") != std::string::npos);
+    CHECK(r.err.find("Commands") != std::string::npos);
 }
 
 TEST_CASE("CLI: --version names evoscope, htslib and libtorch", "[e2e][cli]") {
@@ -31,14 +37,42 @@ TEST_CASE("CLI: --version names evoscope, htslib and libtorch", "[e2e][cli]") {
     CHECK(only.out.find("+htslib-") != std::string::npos);
 }
 
-TEST_CASE("CLI: every subcommand has --help on stdout", "[e2e][cli]") {
-    for (const std::string sub : {"windows", "variants-windows", "run"}) {
-        INFO(sub);
-        const auto r = run_evoscope({sub, "--help"});
+TEST_CASE("CLI: every command has --help on stdout, with defaults from its options", "[e2e][cli]") {
+    const std::vector<std::vector<std::string>> commands = {
+        {"windows"},       {"markov"},          {"run"},           {"variants", "windows"},
+        {"model", "init"}, {"model", "train"},  {"model", "convert"}, {"model", "score"},
+        {"model", "embed"}, {"sae", "train"},   {"sae", "eval"},   {"sae", "encode"},
+        {"sae", "convert"}};
+    for (auto args : commands) {
+        INFO(args.front() << " " << args.back());
+        args.push_back("--help");
+        const auto r = run_evoscope(args);
         CHECK(r.exit_code == 0);
-        CHECK(r.out.find("--") != std::string::npos);
+        CHECK(r.out.find("--threads") != std::string::npos);
         CHECK(r.err.empty());
     }
+    // Defaults come from the options structs (captured by CLI11), not from the help text.
+    const auto windows = run_evoscope({"windows", "--help"});
+    CHECK(windows.out.find("--window INT:POSITIVE=8192") != std::string::npos);
+    CHECK(windows.out.find("=shorter") != std::string::npos);
+    const auto train = run_evoscope({"model", "train", "--help"});
+    CHECK(train.out.find("--lr FLOAT:POSITIVE=0.0003") != std::string::npos);
+    // A group lists its commands.
+    const auto group = run_evoscope({"sae", "--help"});
+    CHECK(group.exit_code == 0);
+    CHECK(group.out.find("encode") != std::string::npos);
+}
+
+TEST_CASE("CLI: the old command names still work, with a one-line deprecation notice", "[e2e][cli]") {
+    const auto r = run_evoscope({"variants-windows", "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("--vcf") != std::string::npos);
+    CHECK(r.err == "[W::evoscope] 'evoscope variants-windows' is deprecated: use 'evoscope variants windows'\n");
+    // A torch command: the notice is printed once, by evoscope, not again by evoscope-torch.
+    const auto t = run_evoscope({"train-sae", "--help"});
+    CHECK(t.exit_code == 0);
+    CHECK(t.out.find("--arch") != std::string::npos);
+    CHECK(t.err == "[W::evoscope] 'evoscope train-sae' is deprecated: use 'evoscope sae train'\n");
 }
 
 TEST_CASE("CLI: usage errors give one [E::subcommand] line and exit 2", "[e2e][cli]") {

@@ -14,7 +14,7 @@ TEST_CASE("convert: non-tensor entries are skipped and counted, the config trave
           "[e2e][convert]") {
     TempDir tmp;
     const auto out = tmp / "converted.safetensors";
-    const auto r = run_evoscope({"convert", "--config", fixture_path("model/tiny-sdh.yml").string(), "--checkpoint",
+    const auto r = run_evoscope({"model", "convert", "--config", fixture_path("model/tiny-sdh.yml").string(), "--checkpoint",
                                  fixture_path("model/extra_state.pt").string(), "-o", out.string()});
     REQUIRE(r.exit_code == 0);
     CHECK(r.err.find("non-tensor entries skipped") != std::string::npos);
@@ -27,7 +27,7 @@ TEST_CASE("convert: non-tensor entries are skipped and counted, the config trave
 
     SECTION("split parts convert to the same file") {
         const auto from_parts = tmp / "parts.safetensors";
-        const auto p = run_evoscope({"convert", "--config", fixture_path("model/tiny-sdh.yml").string(),
+        const auto p = run_evoscope({"model", "convert", "--config", fixture_path("model/tiny-sdh.yml").string(),
                                      "--checkpoint", fixture_path("model/split.pt.part0").string(),
                                      fixture_path("model/split.pt.part1").string(),
                                      fixture_path("model/split.pt.part2").string(), "-o", from_parts.string(), "-q"});
@@ -35,11 +35,11 @@ TEST_CASE("convert: non-tensor entries are skipped and counted, the config trave
         CHECK(fs::file_size(from_parts) > 0);
     }
     SECTION("a file that is not a checkpoint fails cleanly and leaves nothing") {
-        const auto bad = run_evoscope({"convert", "--config", fixture_path("model/tiny-sdh.yml").string(),
+        const auto bad = run_evoscope({"model", "convert", "--config", fixture_path("model/tiny-sdh.yml").string(),
                                        "--checkpoint", fixture_path("model/tiny-sdh.yml").string(), "-o",
                                        (tmp / "bad.safetensors").string()});
         CHECK(bad.exit_code == 1);
-        CHECK(bad.err.rfind("[E::convert] ", 0) == 0);
+        CHECK(bad.err.rfind("[E::model-convert] ", 0) == 0);
         CHECK(bad.err.find("tiny-sdh.yml") != std::string::npos);
         CHECK_FALSE(fs::exists(tmp / "bad.safetensors"));
     }

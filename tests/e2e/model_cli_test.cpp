@@ -60,7 +60,7 @@ TEST_CASE("score: per-base log-probabilities agree with the logits and the summa
     const auto model = make_model(tmp);
     const auto tsv = tmp / "lp.tsv";
     const auto npy = tmp / "logits.npy";
-    const auto r = run_evoscope({"score", "-m", model.string(), "-f", data_path("genomes/lambda.fa").string(), "-r",
+    const auto r = run_evoscope({"model", "score", "-m", model.string(), "-f", data_path("genomes/lambda.fa").string(), "-r",
                                  kContig + ":1,001-1,300", "--per-base", tsv.string(), "--logits", npy.string()});
     REQUIRE(r.exit_code == 0);
     const auto rows = tsv_rows(read_file(tsv));
@@ -90,7 +90,7 @@ TEST_CASE("score: per-base log-probabilities agree with the logits and the summa
     want << std::fixed << mean << " nats";
     CHECK(r.err.find("299 bases scored: mean loss " + want.str()) != std::string::npos);
     SECTION("--logits with several regions is a usage error") {
-        const auto bad = run_evoscope({"score", "-m", model.string(), "-f", data_path("genomes/lambda.fa").string(),
+        const auto bad = run_evoscope({"model", "score", "-m", model.string(), "-f", data_path("genomes/lambda.fa").string(),
                                        "-r", kContig + ":1-100", "-r", kContig + ":200-300", "--logits",
                                        (tmp / "l2.npy").string()});
         CHECK(bad.exit_code == 2);
@@ -104,7 +104,7 @@ TEST_CASE("embed: stitched stores hold each position once, from the window with 
     const auto model = make_model(tmp);
     const auto fasta = data_path("genomes/lambda.fa").string();
     const auto out = tmp / "acts";
-    const auto r = run_evoscope({"embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":1-1000", "-w", "200",
+    const auto r = run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":1-1000", "-w", "200",
                                  "-s", "100", "--strand", "both", "--layer", "blocks.3", "--layer", "blocks.1.mlp.l3",
                                  "-o", out.string(), "-q"});
     REQUIRE(r.exit_code == 0);
@@ -118,7 +118,7 @@ TEST_CASE("embed: stitched stores hold each position once, from the window with 
 
     // '+': positions 300..399 belong to the window [200, 400); embed that window alone.
     const auto window_npy = tmp / "w.npy";
-    REQUIRE(run_evoscope({"embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":201-400", "-w", "200",
+    REQUIRE(run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":201-400", "-w", "200",
                           "--layer", "blocks.3", "--npy", window_npy.string(), "-q"})
                 .exit_code == 0);
     evoscope::NpyInfo info;
@@ -136,7 +136,7 @@ TEST_CASE("embed: stitched stores hold each position once, from the window with 
 
     // '-': positions 300..399 belong to the window [300, 500) read as reverse complement.
     const auto minus_dir = tmp / "minus";
-    REQUIRE(run_evoscope({"embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":301-500", "-w", "200",
+    REQUIRE(run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":301-500", "-w", "200",
                           "--strand", "-", "--layer", "blocks.3", "-o", minus_dir.string(), "-q"})
                 .exit_code == 0);
     const evoscope::sae::ActivationStore minus_alone(minus_dir / "blocks.3");
@@ -151,14 +151,14 @@ TEST_CASE("embed: bad sites and option combinations are refused before writing",
     TempDir tmp;
     const auto model = make_model(tmp);
     const auto fasta = data_path("genomes/lambda.fa").string();
-    const auto bad_site = run_evoscope({"embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":1-500",
+    const auto bad_site = run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":1-500",
                                         "--layer", "blocks.99", "-o", (tmp / "o").string()});
     CHECK(bad_site.exit_code == 1);
     CHECK(bad_site.err.find("blocks.99") != std::string::npos);
     CHECK_FALSE(fs::exists(tmp / "o"));
-    const auto both = run_evoscope({"embed", "-m", model.string(), "-f", fasta, "--layer", "blocks.1"});
+    const auto both = run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "--layer", "blocks.1"});
     CHECK(both.exit_code == 2);
-    const auto cuda = run_evoscope({"embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":1-500", "--layer",
+    const auto cuda = run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":1-500", "--layer",
                                     "blocks.1", "--device", "cuda", "-o", (tmp / "c").string()});
     CHECK(cuda.exit_code == 1);
     CHECK(cuda.err.find("CUDA") != std::string::npos);

@@ -48,7 +48,7 @@ TEST_CASE("convert-sae: Goodfire -> SAELens -> dictionary_learning -> SAELens ke
     TempDir tmp;
     const auto goodfire = fixture_path("sae/goodfire_tiny_k_4.pt").string();
     const auto sl = tmp / "sl";
-    auto r = run_evoscope({"convert-sae", goodfire, "--hook", "blocks.2", "-o", sl.string()});
+    auto r = run_evoscope({"sae", "convert", goodfire, "--hook", "blocks.2", "-o", sl.string()});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.empty());
@@ -60,7 +60,7 @@ TEST_CASE("convert-sae: Goodfire -> SAELens -> dictionary_learning -> SAELens ke
     CHECK(cfg.find("\"apply_b_dec_to_input\": false") != std::string::npos);
     CHECK(cfg.find("\"architecture\": \"batchtopk\"") != std::string::npos);
 
-    r = run_evoscope({"convert-sae",
+    r = run_evoscope({"sae", "convert",
                       sl.string(),
                       "--to",
                       "dictionary_learning",
@@ -72,7 +72,7 @@ TEST_CASE("convert-sae: Goodfire -> SAELens -> dictionary_learning -> SAELens ke
     CHECK(r.err.find("encoder.bias") != std::string::npos);  // the warning about folding b_dec
 
     const auto sl2 = tmp / "sl2";
-    r = run_evoscope({"convert-sae", (tmp / "dl" / "ae.pt").string(), "-o", sl2.string(), "-q"});
+    r = run_evoscope({"sae", "convert", (tmp / "dl" / "ae.pt").string(), "-o", sl2.string(), "-q"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(r.err.empty());
@@ -102,11 +102,11 @@ TEST_CASE("convert-sae: Goodfire -> SAELens -> dictionary_learning -> SAELens ke
     SECTION("SAELens -> Goodfire -> SAELens is bit-exact") {
         const auto gf = tmp / "back_k_4.pt";
         REQUIRE(
-            run_evoscope({"convert-sae", sl.string(), "--to", "goodfire", "-o", gf.string(), "-q"})
+            run_evoscope({"sae", "convert", sl.string(), "--to", "goodfire", "-o", gf.string(), "-q"})
                 .exit_code == 0);
         const auto sl3 = tmp / "sl3";
         REQUIRE(run_evoscope(
-                    {"convert-sae", gf.string(), "--hook", "blocks.2", "-o", sl3.string(), "-q"})
+                    {"sae", "convert", gf.string(), "--hook", "blocks.2", "-o", sl3.string(), "-q"})
                     .exit_code == 0);
         const SafetensorsReader c(sl3 / "sae_weights.safetensors");
         for (const char* name : {"W_enc", "W_dec", "b_enc", "b_dec"}) {
@@ -117,12 +117,12 @@ TEST_CASE("convert-sae: Goodfire -> SAELens -> dictionary_learning -> SAELens ke
     }
     SECTION("an existing output is refused without --force and replaced with it") {
         const auto before = read_file(sl / "sae_weights.safetensors");
-        auto again = run_evoscope({"convert-sae", goodfire, "-o", sl.string()});
+        auto again = run_evoscope({"sae", "convert", goodfire, "-o", sl.string()});
         CHECK(again.exit_code == 1);
         CHECK(again.err.find("exists") != std::string::npos);
         CHECK(read_file(sl / "sae_weights.safetensors") == before);
         again =
-            run_evoscope({"convert-sae", goodfire, "--k", "8", "-o", sl.string(), "--force", "-q"});
+            run_evoscope({"sae", "convert", goodfire, "--k", "8", "-o", sl.string(), "--force", "-q"});
         CHECK(again.exit_code == 0);
         CHECK(read_file(sl / "cfg.json").find("\"k\": 8") != std::string::npos);
         CHECK(evoscope::test::list_dir(tmp.path()) == std::vector<std::string>{"dl", "sl", "sl2"});
@@ -185,7 +185,7 @@ TEST_CASE("convert-sae: --model checks d_in against the model's hidden size",
                           model.string(),
                           "-q"})
                 .exit_code == 0);
-    const auto r = run_evoscope({"convert-sae",
+    const auto r = run_evoscope({"sae", "convert",
                                  fixture_path("sae/dl_tiny").string(),
                                  "-m",
                                  model.string(),

@@ -12,7 +12,7 @@ using evoscope::test::run_evoscope;
 
 TEST_CASE("the shipped model scores held-out E. coli below 2 bits per base", "[e2e][model][shipped]") {
     // 2 kb inside E. coli 536's held-out last 10% (never trained on).
-    const auto r = run_evoscope({"score", "-m", data_path("models/evoscope-small.safetensors").string(), "-f",
+    const auto r = run_evoscope({"model", "score", "-m", data_path("models/evoscope-small.safetensors").string(), "-f",
                                  data_path("genomes/ecoli536.fa").string(), "-r", "NC_008253.1:4,600,001-4,602,048",
                                  "-t", "1"});
     INFO(r.err);

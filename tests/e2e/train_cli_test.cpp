@@ -59,7 +59,7 @@ TEST_CASE("model train: lowers held-out loss, checkpoints, and resumes bit-ident
     CHECK(read_file(full / "loss.svg").find("<polyline") != std::string::npos);
 
     SECTION("the trained model scores the held-out region with the logged loss") {
-        const auto s = run_evoscope({"score", "-m", (full / "model.safetensors").string(), "-f",
+        const auto s = run_evoscope({"model", "score", "-m", (full / "model.safetensors").string(), "-f",
                                      data_path("genomes/lambda.fa").string(), "-r", kContig + ":44,001-44,065"});
         INFO(s.err);
         CHECK(s.exit_code == 0);

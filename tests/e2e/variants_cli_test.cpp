@@ -48,7 +48,7 @@ TEST_CASE("variants-windows: SNV and indel pairs are window-long and edit the ri
         << "NC_001416.1\t2000\tdel1\t" << ref_at(2000, 4) << "\t" << ref_at(2000, 1) << "\t.\t.\t.\n"
         << "NC_001416.1\t3000\tsv1\t" << ref_at(3000, 1) << "\t<DEL>\t.\t.\t.\n";
     write_file(tmp / "v.vcf", vcf.str());
-    const auto r = run_evoscope({"variants-windows", "--vcf", (tmp / "v.vcf").string(), "-f",
+    const auto r = run_evoscope({"variants", "windows", "--vcf", (tmp / "v.vcf").string(), "-f",
                                  data_path("genomes/lambda.fa").string(), "-w", "101", "--line-width", "0"});
     REQUIRE(r.exit_code == 0);
     const auto records = fasta_records(r.out);
@@ -82,13 +82,13 @@ TEST_CASE("variants-windows: REF mismatches fail unless skipped", "[e2e][vcf]") 
         << "NC_001416.1\t100\t.\t" << wrong << "\tG\t.\t.\t.\n";
     write_file(tmp / "m.vcf", vcf.str());
     const auto out = tmp / "pairs.fa";
-    const auto fail = run_evoscope({"variants-windows", "--vcf", (tmp / "m.vcf").string(), "-f",
+    const auto fail = run_evoscope({"variants", "windows", "--vcf", (tmp / "m.vcf").string(), "-f",
                                     data_path("genomes/lambda.fa").string(), "-w", "50", "-o", out.string()});
     CHECK(fail.exit_code == 1);
     CHECK(fail.err.rfind("[E::variants-windows] ", 0) == 0);
     CHECK(fail.err.find("m.vcf") != std::string::npos);
     CHECK_FALSE(fs::exists(out));
-    const auto skip = run_evoscope({"variants-windows", "--vcf", (tmp / "m.vcf").string(), "-f",
+    const auto skip = run_evoscope({"variants", "windows", "--vcf", (tmp / "m.vcf").string(), "-f",
                                     data_path("genomes/lambda.fa").string(), "-w", "50", "-o", out.string(),
                                     "--skip-ref-mismatch"});
     CHECK(skip.exit_code == 0);

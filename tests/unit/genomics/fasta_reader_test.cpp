@@ -308,6 +308,15 @@ TEST_CASE("irregular line lengths are refused with the line number", "[genomics]
     CHECK(evoscope::test::list_dir(dir.path()).size() == 1);  // nothing half-written
 }
 
+TEST_CASE("two records with the same name are refused, naming both header lines", "[genomics][fasta]") {
+    TempDir dir;
+    write_file(dir / "dup.fa", ">a first copy\nACGT\n>b\nGGGG\n>a second copy\nTTTT\n");
+    const std::string msg = expect_format_error(dir / "dup.fa");
+    CHECK_THAT(msg, Catch::Contains((dir / "dup.fa").string() + ":5:") && Catch::Contains("'a' is used twice") &&
+                        Catch::Contains("line 1 '>a first copy'") && Catch::Contains("line 5 '>a second copy'"));
+    CHECK(evoscope::test::list_dir(dir.path()).size() == 1);  // no index kept
+}
+
 TEST_CASE("files that are not FASTA are refused", "[genomics][fasta]") {
     TempDir dir;
     write_file(dir / "empty.fa", "");

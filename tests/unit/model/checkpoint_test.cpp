@@ -10,6 +10,7 @@
 #include "model/safetensors.hpp"
 #include "tests/support/test_support.hpp"
 #include "tests/unit/model/evo2_reference.hpp"
+#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 using evoscope::model::Evo2Model;
 using evoscope::model::ModelConfig;

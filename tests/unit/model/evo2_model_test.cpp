@@ -11,6 +11,7 @@
 #include "model/config.hpp"
 #include "tests/support/test_support.hpp"
 #include "tests/unit/model/evo2_reference.hpp"
+#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 using evoscope::model::ConvAlgo;
 using evoscope::model::Evo2Model;
@@ -158,8 +159,10 @@ TEST_CASE("Evo2Model: a batch of 3 equals each sequence run alone", "[model][evo
         for (const std::string name : {"logits", "blocks.4.pre_norm", "blocks.5"}) {
             const double diff = (batch.at(name)[b] - alone.at(name)[0]).abs().max().item<double>();
             const double scale = alone.at(name).abs().max().item<double>();
-            INFO("sequence " << b << ", site " << name << ": max diff " << diff);
-            CHECK(diff <= 1e-6 * scale);
+            INFO("sequence " << b << ", site " << name << ": max diff " << diff << " of max " << scale);
+            // Equal up to float rounding: the BLAS may block a GEMM differently for 3 rows than
+            // for 1 (OpenBLAS's small-matrix kernels on AVX-512 CPUs differ by ~1e-5 relative).
+            CHECK(diff <= 1e-5 * scale);
         }
     }
 }

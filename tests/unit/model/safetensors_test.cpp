@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "tests/support/test_support.hpp"
 #include "tests/unit/model/checkpoint_fixtures.hpp"
+#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 using Catch::Matchers::Contains;
 using evoscope::FormatError;

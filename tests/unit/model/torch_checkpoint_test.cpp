@@ -10,6 +10,7 @@
 #include "model/zip_reader.hpp"
 #include "tests/support/test_support.hpp"
 #include "tests/unit/model/checkpoint_fixtures.hpp"
+#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 using Catch::Matchers::Contains;
 using evoscope::FormatError;

@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "model/config.hpp"
 #include "tests/support/test_support.hpp"
+#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 // libtorch's glog headers define a one-argument CHECK that aborts; use Catch's again.
 #undef CHECK

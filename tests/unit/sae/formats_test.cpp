@@ -16,6 +16,7 @@
 #include "model/torch_checkpoint.hpp"
 #include "sae/sae.hpp"
 #include "tests/support/test_support.hpp"
+#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 // libtorch's glog headers define a one-argument CHECK that aborts; use Catch's again.
 #undef CHECK

@@ -12,6 +12,7 @@
 #include "sae/sae.hpp"
 #include "sae/sae_trainer.hpp"
 #include "sae/sparse_ops.hpp"
+#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 // libtorch's glog headers define a one-argument CHECK that aborts; use Catch's again.
 #undef CHECK
@@ -285,9 +286,12 @@ TEST_CASE("BatchTopK threshold makes encoding independent of the batch", "[sae]"
     INFO("threshold L0 " << l0);
     CHECK(l0 > 0.6 * 4);
     CHECK(l0 < 1.6 * 4);
-    // The first 10 rows encoded alone give the same codes as inside the big batch.
+    // The first 10 rows encoded alone give the same codes as inside the big batch (up to float
+    // rounding: the BLAS may round the encoder GEMM differently for 10 rows than for 2,000).
     const auto alone = sae.encode_dense(held.slice(0, 0, 10));
-    CHECK(at::equal(alone, sae.encode_dense(held).slice(0, 0, 10)));
+    const auto inside = sae.encode_dense(held).slice(0, 0, 10);
+    CHECK(at::equal(alone.ne(0), inside.ne(0)));  // the same active latents
+    CHECK(at::allclose(alone, inside, 1e-4, 1e-6));
     // Batch-level top-k (window-dependent) differs by construction when the batch changes.
     const auto batch_mode = sae.encode(held.slice(0, 0, 10), EncodeMode::BatchTopK);
     CHECK(batch_mode.nnz() <= 40);

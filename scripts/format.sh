@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Formats C++ sources in place with clang-format 14 and .clang-format (what the
+# "lint: format" test checks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cf=$(command -v clang-format-14 || command -v clang-format)
+# The folders checked by "lint: format" (cmake/EvoscopeLintFormat.cmake); give others as arguments.
+dirs=("$@")
+if ((${#dirs[@]} == 0)); then dirs=(cli tests/unit/cli tests/unit/pipelines); fi
+find "${dirs[@]}" \
+    \( -name '*.cpp' -o -name '*.hpp' -o -name '*.cu' -o -name '*.cuh' \) -not -path 'tests/data/*' \
+    -print0 2>/dev/null | xargs -0 "$cf" -i --style=file

@@ -1,0 +1,114 @@
+// The torch-free stages called in process, as a library user (or a future `evoscope run`) does:
+// their results agree with what they wrote.
+#include <algorithm>
+#include <filesystem>
+
+#include <catch2/catch.hpp>
+
+#include "core/error.hpp"
+#include "pipelines/main_job.hpp"
+#include "pipelines/markov.hpp"
+#include "pipelines/windows.hpp"
+#include "tests/support/test_support.hpp"
+
+using evoscope::test::data_path;
+using evoscope::test::fixture_path;
+using evoscope::test::read_file;
+using evoscope::test::TempDir;
+using evoscope::test::tsv_rows;
+namespace fs = std::filesystem;
+namespace pl = evoscope::pipelines;
+
+TEST_CASE("run_windows: the result counts the BED lines it wrote", "[unit][pipelines]") {
+    TempDir tmp;
+    pl::WindowsOptions o;
+    o.source.fasta = fixture_path("genomics/small.fa").string();
+    o.source.window_bp = 20;
+    o.source.stride_bp = 10;
+    o.source.strand = "both";
+    o.output = (tmp / "w.bed").string();
+    const auto result = pl::run_windows(o);
+    const auto rows = tsv_rows(read_file(tmp / "w.bed"));
+    CHECK(result.n_regions == 5);  // every contig of small.fa
+    CHECK(result.n_windows == static_cast<std::int64_t>(rows.size()));
+    CHECK(result.n_windows > 0);
+    // ctg1 is 120 bp: starts 0, 10, ..., 100 (the window at 100 reaches the end) on each strand.
+    const auto n_ctg1 =
+        std::count_if(rows.begin(), rows.end(), [](const auto& r) { return r[0] == "ctg1"; });
+    CHECK(n_ctg1 == 2 * 11);
+    CHECK(rows[0] == std::vector<std::string>{"ctg1", "0", "20", "ctg1:1-20(+)", "0", "+"});
+}
+
+TEST_CASE("run_windows: an existing output is kept without force, and nothing is half written",
+          "[unit][pipelines]") {
+    TempDir tmp;
+    evoscope::test::write_file(tmp / "w.bed", "keep\n");
+    pl::WindowsOptions o;
+    o.source.fasta = fixture_path("genomics/small.fa").string();
+    o.output = (tmp / "w.bed").string();
+    CHECK_THROWS_AS(pl::run_windows(o), evoscope::Error);
+    CHECK(read_file(tmp / "w.bed") == "keep\n");
+    o.source.regions = {"no_such_contig"};
+    o.output = (tmp / "x.bed").string();
+    CHECK_THROWS_AS(pl::run_windows(o), evoscope::InputError);
+    CHECK_FALSE(fs::exists(tmp / "x.bed"));
+}
+
+TEST_CASE("run_markov: one row per order; order 3 beats order 0 on held-out lambda",
+          "[unit][pipelines]") {
+    TempDir tmp;
+    pl::MarkovOptions o;
+    o.fasta = {data_path("genomes/lambda.fa").string()};
+    o.orders = "0,3";
+    o.holdout_fraction = 0.1;
+    o.output = (tmp / "m.tsv").string();
+    const auto result = pl::run_markov(o);
+    const auto rows = tsv_rows(read_file(tmp / "m.tsv"));
+    REQUIRE(rows.size() == 3);  // header + orders 0 and 3
+    CHECK(result.n_rows == 2);
+    REQUIRE(rows[1][0] == "0");
+    REQUIRE(rows[2][0] == "3");
+    const double order0 = std::stod(rows[1].back());
+    const double order3 = std::stod(rows[2].back());
+    CHECK(order0 > 1.95);  // lambda is close to uniform at order 0
+    CHECK(order0 < 2.01);
+    CHECK(order3 < order0);  // context helps on held-out sequence
+    CHECK(order3 > 1.8);
+}
+
+TEST_CASE("split_holdout: the shared --holdout-fraction rule", "[unit][pipelines]") {
+    const evoscope::genomics::Interval region{"c", 100, 200, evoscope::genomics::Strand::Forward};
+    const auto split = pl::split_holdout(region, 0.1);
+    CHECK(split.train.begin == 100);
+    CHECK(split.train.end == 190);
+    CHECK(split.eval.begin == 190);
+    CHECK(split.eval.end == 200);
+    const auto odd = pl::split_holdout({"c", 0, 15, evoscope::genomics::Strand::Forward}, 0.1);
+    CHECK(odd.eval.length() == 2);  // ceil(1.5)
+}
+
+TEST_CASE("run_main_job: windows and summary in the output folder", "[unit][pipelines]") {
+    TempDir tmp;
+    pl::MainJobOptions o;
+    o.fasta = fixture_path("genomics/small.fa").string();
+    o.outdir = (tmp / "out").string();
+    o.window_bp = 50;
+    o.stride_bp = 25;
+    const auto result = pl::run_main_job(o);
+    CHECK(result.summary_json == tmp / "out" / "summary.json");
+    CHECK(fs::exists(result.summary_json));
+    const auto rows = tsv_rows(read_file(tmp / "out" / "windows.bed"));
+    CHECK(result.n_windows == static_cast<std::int64_t>(rows.size()));
+    CHECK(
+        read_file(result.summary_json).find("\"n_windows\": " + std::to_string(result.n_windows)) !=
+        std::string::npos);
+}
+
+TEST_CASE("run_main_job: an output folder under a file is an input error", "[unit][pipelines]") {
+    TempDir tmp;
+    evoscope::test::write_file(tmp / "afile", "x");
+    pl::MainJobOptions o;
+    o.fasta = fixture_path("genomics/small.fa").string();
+    o.outdir = (tmp / "afile" / "x").string();
+    CHECK_THROWS_AS(pl::run_main_job(o), evoscope::IoError);
+}
