@@ -30,7 +30,9 @@ void add_window_source_options(CLI::App& app, WindowSourceOptions& o, bool requi
                    "Alias file, two equivalent contig names per line (chr1 1, chrM MT)");
     app.add_option("--index-cache", o.index_cache_dir,
                    "Folder for FASTA indexes when the FASTA's folder is read-only [~/.cache/evoscope]");
-    app.add_option("-w,--window", o.window_bp, "Window length in bp [8192]")->check(CLI::PositiveNumber);
+    app.add_option("-w,--window", o.window_bp,
+                   "Window length in bp [8192; commands that run a model: its trained context - 1, at most 8192]")
+        ->check(CLI::PositiveNumber);
     app.add_option("-s,--stride", o.stride_bp, "Step between window starts in bp [= window]")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--strand", o.strand, "Strand of the windows: +, - or both [+]")
