@@ -125,12 +125,17 @@ std::vector<Command> register_model_commands(CLI::App& root, const TorchRunners*
         app->footer(
             "Example:\n"
             "  evoscope score -m model.safetensors -f genome.fa -r chr1:10,001-18,192 --per-base lp.tsv\n"
-            "Each region is upper-cased and scored on its own from its first base. The summary line gives the\n"
-            "mean loss in nats and bits per base over the scored positions (all but the first base of each\n"
-            "region, unless --prepend-eod).");
+            "Each region (default: every contig) is upper-cased and scored on its own from its first base. The\n"
+            "summary line gives the mean loss in nats and bits per base over the scored positions (all but the\n"
+            "first base of each region, unless --prepend-eod).\n"
+            "A region longer than --window tokens (default: the context the model was trained at, from its\n"
+            "evoscope.trained_context metadata, else its config's max_seqlen; at most 8192) is scored in\n"
+            "windows overlapping by window - stride tokens, each base taken from the earliest window that\n"
+            "has it past its first window - stride tokens (the most preceding context, as embed stitches).");
         add_model_source_options(*app, config->model);
         app->add_option("-f,--fasta", config->fasta, "Reference FASTA")->required();
-        app->add_option("-r,--region", config->regions, "Region (1-based inclusive); repeatable")->take_all();
+        app->add_option("-r,--region", config->regions, "Region (1-based inclusive); repeatable [every contig]")
+            ->take_all();
         app->add_option("-R,--regions-file", config->regions_bed, "BED file of regions");
         app->add_option("--rename-contigs", config->rename_contigs, "Contig alias file");
         app->add_option("--logits", config->logits_npy, "Write float32 logits [L, vocab] (.npy; one region)");
@@ -138,6 +143,13 @@ std::vector<Command> register_model_commands(CLI::App& root, const TorchRunners*
                         "Write contig, 1-based position, base, log-probability (nats) of that base given the prefix");
         app->add_flag("--prepend-eod", config->prepend_eod,
                       "Score the first base too, conditioned on the end-of-document token (Evo 2 prepend_bos)");
+        app->add_option("-w,--window", config->window,
+                        "Tokens per scoring window, 0 = the model's trained context (at most 8192) [0]")
+            ->check(CLI::NonNegativeNumber);
+        app->add_option("-s,--stride", config->stride, "Tokens between scoring windows [window / 2]")
+            ->check(CLI::NonNegativeNumber);
+        app->add_flag("--no-tiling", config->no_tiling,
+                      "Score each region in one pass, however long (warns past the trained context)");
         app->add_flag("--force", config->force, "Overwrite existing outputs");
         add_common_options(*app, config->common);
         commands.push_back(Command{app, runner(config, &TorchRunners::score), "score"});

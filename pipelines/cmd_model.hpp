@@ -45,6 +45,9 @@ struct ScoreConfig {
     std::string logits_npy;
     std::string per_base_tsv;
     bool prepend_eod = false;
+    std::int64_t window = 0;  ///< tokens per scoring window; 0 = from the model (torch_model_source.hpp)
+    std::int64_t stride = 0;  ///< tokens between window starts; 0 = window / 2
+    bool no_tiling = false;   ///< score each region in one pass
     bool force = false;
 };
 
