@@ -22,7 +22,7 @@ ModelConfig tiny_config() {
 
 }  // namespace
 
-TEST_CASE("TrainedContext: recorded context survives save and load; else config max_seqlen",
+TEST_CASE("TrainedContext: recorded context survives save and load, else config max_seqlen",
           "[model][checkpoint]") {
     const evoscope::test::TempDir dir;
     Evo2Model m = Evo2Model::init_random(tiny_config(), 5, "cpu");
