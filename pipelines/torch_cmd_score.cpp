@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -104,9 +105,10 @@ int run_score(const ScoreConfig& config) {
         const auto n = static_cast<std::int64_t>(ids.size());
         const bool tiled = !config.no_tiling && n > window;
         if (!tiled && n > context) {
-            warn_past_context(model, config.model.model,
-                              fmt::format("region {} ({} tokens, scored in one pass)", genomics::format_region_1b(region), n),
-                              config.no_tiling ? "--no-tiling" : "");
+            warn_past_context(
+                model, config.model.model,
+                fmt::format("region {} ({} tokens, scored in one pass)", genomics::format_region_1b(region), n),
+                config.no_tiling ? "--no-tiling" : "");
         }
         const auto windows = tiled ? tile(n, window, stride) : tile(n, n, n);
         std::vector<float> lp_all(static_cast<std::size_t>(n), std::numeric_limits<float>::quiet_NaN());
