@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <charconv>
 #include <fstream>
 #include <map>
 #include <vector>
@@ -61,18 +62,37 @@ Evo2Model load_model(const std::filesystem::path& safetensors,
                                entry.dtype);
         }
     }
+    std::optional<std::int64_t> trained_context;
+    if (const auto it = file.metadata().find(kTrainedContextMetadataKey); it != file.metadata().end()) {
+        std::int64_t value = 0;
+        const auto* end = it->second.data() + it->second.size();
+        const auto [ptr, ec] = std::from_chars(it->second.data(), end, value);
+        EVOSCOPE_CHECK_FORMAT(ec == std::errc() && ptr == end && value >= 2,
+                              "{}: metadata '{}' must be a whole number of tokens >= 2, got '{}'",
+                              safetensors.string(),
+                              kTrainedContextMetadataKey,
+                              it->second);
+        trained_context = value;
+    }
     try {
-        return Evo2Model::from_state_dict(std::move(config), tensors, device);
+        auto model = Evo2Model::from_state_dict(std::move(config), tensors, device);
+        if (trained_context) {
+            model.set_trained_context(*trained_context);
+        }
+        return model;
     } catch (const ModelError& e) {
         throw ModelError(fmt::format("while loading {}: {}", safetensors.string(), e.what()));
     }
 }
 
 void save_model(const Evo2Model& model, const std::filesystem::path& path) {
-    const std::map<std::string, std::string> metadata{
+    std::map<std::string, std::string> metadata{
         {kConfigMetadataKey, model.config().to_yaml()},
         {kFormatVersionMetadataKey, kFormatVersion},
     };
+    if (const auto context = model.trained_context(); context.recorded) {
+        metadata[kTrainedContextMetadataKey] = std::to_string(context.tokens);
+    }
     write_safetensors(path, model.official_state_dict(), metadata);
 }
 

@@ -1,8 +1,9 @@
 /// @file
 /// Evo 2 model files: safetensors with the official key names, shapes, dtypes and row layouts
 /// (docs/evo2-architecture.md §3.3; load transforms are applied by Evo2Model), plus metadata
-/// `evoscope.config` (the model config YAML text) and `evoscope.format_version`. Also a cheap
-/// content hash for provenance manifests.
+/// `evoscope.config` (the model config YAML text), `evoscope.format_version` and, for trained
+/// models, `evoscope.trained_context` (decimal tokens per training window). Also a cheap content
+/// hash for provenance manifests.
 #pragma once
 
 #include <cstdint>
@@ -18,9 +19,14 @@ namespace evoscope::model {
 inline constexpr const char* kConfigMetadataKey = "evoscope.config";
 inline constexpr const char* kFormatVersionMetadataKey = "evoscope.format_version";
 inline constexpr const char* kFormatVersion = "1";
+/// Tokens per training window the weights were trained at (`model train --window W`: W + 1;
+/// `convert`: the YAML's max_seqlen). Absent from `model init` output (untrained weights).
+inline constexpr const char* kTrainedContextMetadataKey = "evoscope.trained_context";
 
 /// Loads a model from a safetensors file. The config comes from `config_yaml` when given
-/// (it wins over the file's), else from the file's `evoscope.config` metadata.
+/// (it wins over the file's), else from the file's `evoscope.config` metadata. The file's
+/// `evoscope.trained_context`, when present, becomes the model's recorded trained context
+/// (Evo2Model::trained_context; without it that falls back to the config's max_seqlen).
 /// @param device  "cpu", "cuda" or "cuda:N"
 /// @throws InputError when neither config source exists; IoError/FormatError from reading the
 ///         file or the YAML; ModelError for key/shape/dtype mismatches (see Evo2Model);
@@ -30,7 +36,7 @@ Evo2Model load_model(const std::filesystem::path& safetensors,
                      const std::string& device);
 
 /// Writes `model` in the official layout (Evo2Model::official_state_dict) with the metadata
-/// above, atomically. save_model(load_model(f)) reproduces every consumed tensor of f bit-exactly.
+/// above (`evoscope.trained_context` only when the model has a recorded one), atomically. save_model(load_model(f)) reproduces every consumed tensor of f bit-exactly.
 /// @throws IoError
 void save_model(const Evo2Model& model, const std::filesystem::path& path);
 

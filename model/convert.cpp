@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/check.hpp"
+#include "model/checkpoint.hpp"
 #include "model/safetensors.hpp"
 #include "model/torch_checkpoint.hpp"
 
@@ -52,9 +53,15 @@ ConvertSummary convert_checkpoint(const std::vector<std::filesystem::path>& part
                                   const std::string& config_yaml_text,
                                   const std::filesystem::path& out,
                                   const ConvertOptions& options) {
+    // An official checkpoint was trained (its last stage) at the config's max_seqlen.
+    std::optional<std::int64_t> max_seqlen;
     try {
         const YAML::Node config = YAML::Load(config_yaml_text);
         EVOSCOPE_CHECK(config.IsMap(), "the model config is not a YAML mapping");
+        if (config["max_seqlen"]) {
+            max_seqlen = config["max_seqlen"].as<std::int64_t>();
+            EVOSCOPE_CHECK(*max_seqlen >= 2, "the model config's max_seqlen must be at least 2, got {}", *max_seqlen);
+        }
     } catch (const YAML::Exception& e) {
         throw InputError(fmt::format("the model config is not valid YAML: {}", e.what()));
     }
@@ -101,11 +108,14 @@ ConvertSummary convert_checkpoint(const std::vector<std::filesystem::path>& part
     for (const auto& p : parts) {
         sources.push_back(p.filename().string());
     }
-    const std::map<std::string, std::string> metadata{
+    std::map<std::string, std::string> metadata{
         {"format", "pt"},
-        {"evoscope.config", config_yaml_text},
+        {kConfigMetadataKey, config_yaml_text},
         {"evoscope.source", fmt::format("{}", fmt::join(sources, ","))},
     };
+    if (max_seqlen) {
+        metadata[kTrainedContextMetadataKey] = std::to_string(*max_seqlen);
+    }
 
     // Tensors are zero-copy views of the mapping; once a tensor is written its storage pages
     // are evicted so the resident set holds about one tensor (page cache aside).

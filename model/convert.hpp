@@ -36,7 +36,9 @@ struct ConvertSummary {
 
 /// Converts `parts` (one `.pt` file, or `.pt.part0`, `.pt.part1`, ... in order) to
 /// safetensors at `out`, atomically. Metadata: `evoscope.config` = `config_yaml_text`
-/// verbatim, `evoscope.source` = the input file names joined by ',', `format` = "pt".
+/// verbatim, `evoscope.source` = the input file names joined by ',', `format` = "pt", and
+/// `evoscope.trained_context` = the YAML's max_seqlen when it has one (an official checkpoint's
+/// last training stage ran at that length).
 /// @throws InputError (config not a YAML mapping, output exists without `overwrite`,
 ///         a tensor dtype safetensors cannot hold), plus whatever TorchCheckpoint and the
 ///         writer throw (IoError, FormatError). No output file is left behind on failure.

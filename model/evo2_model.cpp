@@ -304,6 +304,7 @@ struct Evo2Model::Impl {
     std::vector<Slots> blocks;
     std::map<std::string, c10::ScalarType> stored_dtype;  // dtype each key was loaded with
     ConvAlgo conv_algo = ConvAlgo::Fft;
+    std::optional<std::int64_t> trained_context;  // recorded context; unset: config max_seqlen
 
     at::Tensor to_runtime(const KeySpec& spec, const at::Tensor& file) const {
         at::Tensor t = file;
@@ -763,6 +764,22 @@ void Evo2Model::check_site(const std::string& site, std::int64_t num_layers) {
 
 const ModelConfig& Evo2Model::config() const {
     return impl_->config;
+}
+
+std::string TrainedContext::source() const {
+    return recorded ? "evoscope.trained_context" : "config max_seqlen";
+}
+
+TrainedContext Evo2Model::trained_context() const {
+    if (impl_->trained_context) {
+        return TrainedContext{*impl_->trained_context, true};
+    }
+    return TrainedContext{impl_->config.max_seqlen, false};
+}
+
+void Evo2Model::set_trained_context(std::int64_t tokens) {
+    EVOSCOPE_CHECK(tokens >= 2, "a trained context must be at least 2 tokens, got {}", tokens);
+    impl_->trained_context = tokens;
 }
 
 std::string Evo2Model::device() const {

@@ -27,6 +27,18 @@ namespace evoscope::model {
 /// taps, O(L * taps), for tests and short sequences.
 enum class ConvAlgo { Fft, Direct };
 
+/// The context a model was trained at: tokens per training window (the window's predicted
+/// tokens plus one; `model train --window W` trains at W + 1), and where that figure comes from.
+/// Commands that run a model take their default window from it (pipelines/torch_model_source.hpp).
+struct TrainedContext {
+    std::int64_t tokens = 0;
+    /// true: the `evoscope.trained_context` metadata of the model file (or set by the trainer);
+    /// false: the config's max_seqlen, for files that record no trained context.
+    bool recorded = false;
+    /// "evoscope.trained_context" or "config max_seqlen", for log lines.
+    std::string source() const;
+};
+
 class Evo2Model {
 public:
     /// Builds the model from tensors named as in the official checkpoints (§3.3), applying
@@ -98,6 +110,13 @@ public:
     std::string device() const;
     /// Parameter count (tied embedding counted once; inv_freq buffers not counted).
     std::int64_t n_params() const;
+    /// The trained context: the recorded one (set_trained_context, or the file's
+    /// `evoscope.trained_context` metadata via load_model), else the config's max_seqlen.
+    TrainedContext trained_context() const;
+    /// Records the context the weights were trained at (tokens per training window, >= 2);
+    /// save_model writes it to the file's metadata.
+    /// @throws InputError when tokens < 2
+    void set_trained_context(std::int64_t tokens);
     /// Hyena-MR/LI convolution algorithm (default Fft). Not thread-safe with running forwards.
     void set_conv_algo(ConvAlgo algo);
 

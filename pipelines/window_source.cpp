@@ -43,8 +43,8 @@ WindowSource::WindowSource(const WindowSourceOptions& o) : fasta_(o.fasta, fasta
         regions_ = genomics::whole_genome(*contigs_);
     }
 
-    config_.window_bp = o.window_bp;
-    config_.stride_bp = o.stride_bp > 0 ? o.stride_bp : o.window_bp;
+    config_.window_bp = o.window_bp > 0 ? o.window_bp : kDefaultWindowBp;
+    config_.stride_bp = o.stride_bp > 0 ? o.stride_bp : config_.window_bp;
     config_.strand = genomics::parse_strand_mode(o.strand);
     config_.end_policy = genomics::parse_end_policy(o.end_policy);
     config_.case_policy = genomics::parse_case_policy(o.soft_mask);

@@ -15,6 +15,9 @@
 
 namespace evoscope::pipelines {
 
+/// Window length of `windows` (and of WindowSource) when --window is not given.
+inline constexpr std::int64_t kDefaultWindowBp = 8192;
+
 /// Where the windows come from; shared by every subcommand that tiles a genome.
 struct WindowSourceOptions {
     std::string fasta;
@@ -22,7 +25,9 @@ struct WindowSourceOptions {
     std::string regions_bed;            ///< -R, BED file (0-based half-open), "-" = stdin
     std::string rename_contigs;         ///< alias file: two names per line
     std::string index_cache_dir;
-    std::int64_t window_bp = 8192;     ///< window length in bp
+    /// 0 (-w not given) = the default: kDefaultWindowBp for `windows`; for commands that run a
+    /// model, from its trained context (pipelines/torch/model_source.hpp resolves it)
+    std::int64_t window_bp = 0;
     std::int64_t stride_bp = 0;         ///< 0 = window_bp (no overlap)
     std::string strand = "+";
     std::string end_policy = "shorter";

@@ -42,8 +42,9 @@ std::string site_dir_name(const std::string& site) {
 ModelEmbedResult run_model_embed(const ModelEmbedOptions& config) {
     EVOSCOPE_CHECK_USAGE(config.output_dir.empty() != config.npy.empty(),
                          "embed needs exactly one of -o DIR (activation stores) or --npy FILE");
-    const WindowSource source(config.source);
     auto model = open_model(config.model);
+    // --window 0 (the default): the model's trained context (pipelines/torch/model_source.hpp).
+    const WindowSource source(with_model_window(config.source, model, config.model.model));
     for (const auto& site : config.sites) {
         model::Evo2Model::check_site(site, model.config().num_layers);
     }

@@ -41,6 +41,9 @@ struct ModelScoreOptions {
     std::string logits_npy;
     std::string per_base_tsv;
     bool prepend_eod = false;
+    std::int64_t window = 0;  ///< tokens per scoring window; 0 = from the model (pipelines/torch/model_source.hpp)
+    std::int64_t stride = 0;  ///< tokens between window starts; 0 = window / 2
+    bool no_tiling = false;   ///< score each region in one pass
     bool force = false;
 };
 

@@ -35,7 +35,8 @@ ModelActivationRows::Impl::Impl(const ActivationInputOptions& options, std::int6
       site(options.layer),
       batch_windows(std::max<std::int64_t>(1, batch)) {
     model::Evo2Model::check_site(site, model.config().num_layers);
-    const WindowSource source(options.source);
+    source_options = with_model_window(options.source, model, options.model);
+    const WindowSource source(source_options);
     auto stream = source.stream();
     offsets.push_back(0);
     while (auto w = stream.next()) {
@@ -98,6 +99,7 @@ std::int64_t ModelActivationRows::n_rows() const { return impl_->offsets.back();
 std::int64_t ModelActivationRows::d() const { return impl_->d; }
 const std::string& ModelActivationRows::model_path() const { return impl_->model_path; }
 const std::string& ModelActivationRows::site() const { return impl_->site; }
+const WindowSourceOptions& ModelActivationRows::source_options() const { return impl_->source_options; }
 std::int64_t ModelActivationRows::n_windows() const { return static_cast<std::int64_t>(impl_->windows.size()); }
 
 std::string ModelActivationRows::describe() const {

@@ -34,6 +34,9 @@ public:
     const std::string& model_path() const;
     const std::string& site() const;
     std::int64_t n_windows() const;
+    /// The window options in use: the given ones with --window 0 resolved from the model's
+    /// trained context (pipelines/torch/model_source.hpp).
+    const WindowSourceOptions& source_options() const;
     /// Token ids of window `i` (for loss-recovered evaluation).
     std::vector<std::int64_t> window_tokens(std::int64_t i) const;
     /// The model's next-base cross-entropy (nats per predicted base) over windows [w0, w1) when

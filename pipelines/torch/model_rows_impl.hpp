@@ -23,6 +23,7 @@ struct ModelActivationRows::Impl {
     std::string model_path;
     std::string site;
     std::int64_t batch_windows = 4;
+    WindowSourceOptions source_options;     ///< the window options, --window resolved from the model
     std::vector<genomics::Window> windows;  ///< in stream order, with their sequences
     std::vector<std::int64_t> offsets;      ///< first row of each window; back() = total rows
     std::int64_t d = 0;

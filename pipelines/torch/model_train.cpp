@@ -362,6 +362,9 @@ ModelTrainResult run_model_train(const ModelTrainOptions& given) {
         const auto mc = model::ModelConfig::from_yaml_file(config.config_yaml);
         model.emplace(as_fp32_on(model::Evo2Model::init_random(mc, config.seed, "cpu"), config.device));
     }
+    // Recorded in every checkpoint and the final model: this run trains on windows of
+    // --window + 1 tokens (a fine-tune records its own window, not its starting model's).
+    model->set_trained_context(config.window + 1);
     if (config.warmup >= config.steps) {
         EVOSCOPE_LOG_WARN("--warmup {} is not below --steps {}: the learning rate never reaches --lr", config.warmup,
                           config.steps);

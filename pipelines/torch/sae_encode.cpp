@@ -140,12 +140,13 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
     if (input.model_rows) {
         // Model over windows: encode each window, trim, stitch.
         auto& impl = input.model_rows->impl();
-        header.window_bp = config.input.source.window_bp;
-        header.stride_bp = config.input.source.stride_bp;
+        const WindowSourceOptions& source_options = input.model_rows->source_options();  // --window resolved
+        header.window_bp = source_options.window_bp;
+        header.stride_bp = source_options.stride_bp;
         std::vector<sae::FeatureContig> contigs;
         std::map<std::string, std::int64_t> lengths;
         {
-            const WindowSource source(config.input.source);
+            const WindowSource source(source_options);
             for (const auto& c : source.contigs().contigs()) {
                 contigs.push_back({c.name, c.length});
                 lengths[c.name] = c.length;
