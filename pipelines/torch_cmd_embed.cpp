@@ -18,7 +18,7 @@
 
 #include "core/check.hpp"
 #include "core/log.hpp"
-#include "core/npy.hpp"
+#include "formats/npy.hpp"
 #include "core/run_info.hpp"
 #include "genomics/window.hpp"
 #include "model/checkpoint.hpp"

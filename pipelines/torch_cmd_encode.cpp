@@ -21,7 +21,7 @@
 
 #include "core/check.hpp"
 #include "core/log.hpp"
-#include "core/npz.hpp"
+#include "formats/npz.hpp"
 #include "core/run_info.hpp"
 #include "pipelines/run_progress.hpp"
 #include "pipelines/stitcher.hpp"

@@ -5,7 +5,6 @@
 namespace evoscope::pipelines {
 
 TorchRunners torch_runners() {
-    install_sae_state_dict_reader();
     TorchRunners runners;
     runners.model_init = &run_model_init;
     runners.convert = &run_convert;

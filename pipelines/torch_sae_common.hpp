@@ -25,10 +25,6 @@ struct ActivationInput {
 /// @throws UsageError when neither or both of --acts and -m are given; the readers' errors.
 ActivationInput open_activation_input(const ActivationInputOptions& options, std::int64_t batch_windows = 4);
 
-/// Makes sae::load_sae read .pt files with model::TorchCheckpoint (defined in
-/// torch_cmd_convert_sae.cpp; called once by torch_runners()).
-void install_sae_state_dict_reader();
-
 /// Loads an SAE of any supported format (libtorch's state-dict reader replaced by the model
 /// module's own pickle reader, which also reads Python state_dict() OrderedDicts).
 sae::Sae open_sae(const std::string& path, std::int64_t k_override, const std::string& device,

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "core/npy.hpp"
+#include "formats/npy.hpp"
 #include "sae/activation_store.hpp"
 #include "tests/support/test_support.hpp"
 

@@ -9,7 +9,7 @@
 #include <map>
 #include <span>
 
-#include "core/npy.hpp"
+#include "formats/npy.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace fs = std::filesystem;

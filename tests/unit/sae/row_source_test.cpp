@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "core/npy.hpp"
+#include "formats/npy.hpp"
 #include "sae/activation_store.hpp"
 #include "tests/support/test_support.hpp"
 
