@@ -27,7 +27,7 @@
 #include "pipelines/torch_commands.hpp"
 #include "pipelines/torch_model_source.hpp"
 #include "pipelines/window_source.hpp"
-#include "sae/activation_store.hpp"
+#include "store/activation_store.hpp"
 
 namespace evoscope::pipelines {
 namespace {

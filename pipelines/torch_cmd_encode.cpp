@@ -30,8 +30,8 @@
 #include "pipelines/torch_model_rows_impl.hpp"
 #include "pipelines/torch_sae_common.hpp"
 #include "pipelines/window_source.hpp"
-#include "sae/activation_store.hpp"
-#include "sae/feature_store.hpp"
+#include "store/activation_store.hpp"
+#include "store/feature_store.hpp"
 #include "sae/sae.hpp"
 
 namespace evoscope::pipelines {

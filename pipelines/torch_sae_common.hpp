@@ -9,7 +9,7 @@
 
 #include "pipelines/cmd_sae.hpp"
 #include "pipelines/torch_model_rows.hpp"
-#include "sae/row_source.hpp"
+#include "store/row_source.hpp"
 #include "sae/sae.hpp"
 
 namespace evoscope::pipelines {

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "formats/npy.hpp"
-#include "sae/activation_store.hpp"
+#include "store/activation_store.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "sae/row_source.hpp"
+#include "store/row_source.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -17,7 +17,7 @@
 #include "core/strings.hpp"
 #include "formats/mapped_file.hpp"
 #include "formats/npy.hpp"
-#include "sae/activation_store.hpp"
+#include "store/activation_store.hpp"
 
 namespace evoscope::sae {
 namespace {

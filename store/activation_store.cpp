@@ -1,4 +1,4 @@
-#include "sae/activation_store.hpp"
+#include "store/activation_store.hpp"
 
 #include <algorithm>
 #include <cmath>

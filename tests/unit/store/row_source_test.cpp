@@ -1,4 +1,4 @@
-#include "sae/row_source.hpp"
+#include "store/row_source.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@
 
 #include "core/error.hpp"
 #include "formats/npy.hpp"
-#include "sae/activation_store.hpp"
+#include "store/activation_store.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace evoscope;
