@@ -28,7 +28,7 @@ void write_raw(const std::filesystem::path& path,
 
 }  // namespace
 
-TEST_CASE("safetensors: malformed files are FormatErrors naming file and key",
+TEST_CASE("SafetensorsReader: malformed files are FormatErrors naming file and key",
           "[formats][safetensors]") {
     TempDir dir;
     const auto path = dir / "bad.safetensors";
