@@ -1,13 +1,17 @@
 # Checks the one-way dependency graph by grepping #include lines (run as a CTest test).
-# core: std/fmt/json only; genomics and annotate: no torch, model, sae; model: no htslib,
-# seqan3, genomics, sae; sae: no htslib, model, genomics; pipelines: no CLI11 (stages are library
-# functions); cli: no libtorch headers; CUDA headers only in sae/cuda/.
+# core: std/fmt/json only; formats: core only, no torch or htslib; genomics: no torch, model,
+# sae, store; model: no htslib, genomics, sae, store; store: formats and core, no torch; sae: no
+# htslib, model, genomics (store and formats allowed); annotate: no torch, model, sae (store and
+# formats allowed); pipelines: no CLI11 (stages are library functions); cli: no libtorch
+# headers; CUDA headers only in sae/cuda/.
 set(_rules
-    "core|genomics/|model/|sae/|annotate/|pipelines/|torch/|ATen/|htslib/|seqan3/|cuda"
-    "genomics|model/|sae/|annotate/|pipelines/|torch/|ATen/|c10/|cuda"
-    "annotate|model/|sae/|pipelines/|torch/|ATen/|c10/|htslib/|cuda"
-    "model|genomics/|sae/|annotate/|pipelines/|htslib/|seqan3/"
-    "sae|genomics/|model/|annotate/|pipelines/|htslib/|seqan3/"
+    "core|formats/|genomics/|model/|store/|sae/|annotate/|pipelines/|cli/|torch/|ATen/|c10/|htslib/|seqan3/|cuda"
+    "formats|genomics/|model/|sae/|store/|annotate/|pipelines/|cli/|torch/|ATen/|c10/|htslib/|seqan3/|cuda"
+    "genomics|model/|sae/|store/|annotate/|pipelines/|cli/|torch/|ATen/|c10/|cuda"
+    "model|genomics/|sae/|store/|annotate/|pipelines/|cli/|htslib/|seqan3/"
+    "store|genomics/|model/|sae/|annotate/|pipelines/|cli/|torch/|ATen/|c10/|htslib/|seqan3/|cuda"
+    "sae|genomics/|model/|annotate/|pipelines/|cli/|htslib/|seqan3/"
+    "annotate|model/|sae/|pipelines/|cli/|torch/|ATen/|c10/|htslib/|cuda"
     "pipelines|cli/|CLI/"
     "cli|<torch/|<ATen/|<c10/|htslib/|seqan3/")
 set(_failures "")
@@ -46,7 +50,7 @@ foreach(_file IN LISTS _light_cli_files)
 endforeach()
 # No libtorch in any header: keeps rebuilds lean.
 set(_headers "")
-foreach(_module core genomics model sae annotate pipelines cli)
+foreach(_module core formats genomics model store sae annotate pipelines cli)
     file(GLOB_RECURSE _module_headers "${SOURCE_DIR}/${_module}/*.hpp")
     list(APPEND _headers ${_module_headers})
 endforeach()

@@ -41,7 +41,7 @@ at::Tensor bytes_view(const TorchCheckpoint& checkpoint, const CheckpointTensor&
         if (const std::byte* data = checkpoint.mapped_data(t)) {
             return at::from_blob(const_cast<std::byte*>(data),
                                  t.shape,
-                                 at::TensorOptions().dtype(t.dtype).device(at::kCPU));
+                                 at::TensorOptions().dtype(scalar_type(t.dtype)).device(at::kCPU));
         }
     }
     return checkpoint.tensor(t);
@@ -96,12 +96,12 @@ ConvertSummary convert_checkpoint(const std::vector<std::filesystem::path>& part
     specs.reserve(kept.size());
     for (const CheckpointTensor* t : kept) {
         try {
-            safetensors_dtype(t->dtype);
+            safetensors_dtype(scalar_type(t->dtype));
         } catch (const InputError& e) {
             throw InputError(
                 fmt::format("'{}': tensor '{}': {}", checkpoint.describe(), t->name, e.what()));
         }
-        specs.push_back(TensorSpec{.name = t->name, .dtype = t->dtype, .shape = t->shape});
+        specs.push_back(TensorSpec{.name = t->name, .dtype = scalar_type(t->dtype), .shape = t->shape});
     }
 
     std::vector<std::string> sources;

@@ -4,7 +4,7 @@
 /// "__metadata__": {string: string}}, then the raw little-endian tensor bytes (offsets are
 /// relative to the end of the header). Reading memory-maps the file: tensors are views of the
 /// mapping until copied. Writing is atomic (temporary file + rename). The file handling lives in
-/// core/safetensors.hpp (no libtorch); this layer converts between entries and at::Tensor.
+/// formats/safetensors.hpp (no libtorch); this layer converts between entries and at::Tensor.
 #pragma once
 
 #include <cstddef>
@@ -20,7 +20,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "core/safetensors.hpp"
+#include "formats/safetensors.hpp"
 
 namespace evoscope::model {
 

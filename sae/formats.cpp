@@ -8,7 +8,6 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <mutex>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -28,7 +27,8 @@
 #include "core/log.hpp"
 #include "core/output_file.hpp"
 #include "core/run_info.hpp"
-#include "core/safetensors.hpp"
+#include "formats/safetensors.hpp"
+#include "formats/torch_save.hpp"
 
 namespace evoscope::sae {
 namespace fs = std::filesystem;
@@ -85,64 +85,43 @@ json read_json(const fs::path& path) {
 // ---------------------------------------------------------------------------------------------
 // .pt state dicts
 
-void flatten_dict(const c10::IValue& value,
-                  const std::string& prefix,
-                  const fs::path& path,
-                  TensorList& out) {
-    for (const auto& item : value.toGenericDict()) {
-        EVOSCOPE_CHECK_FORMAT(item.key().isString(),
-                              "'{}': state dict key is a {}, not a string",
-                              path.string(),
-                              item.key().tagKind());
-        const std::string key = prefix + item.key().toStringRef();
-        if (item.value().isTensor()) {
-            out.emplace_back(key, item.value().toTensor().contiguous());
-        } else if (item.value().isGenericDict()) {
-            flatten_dict(item.value(), key + ".", path, out);
-        }
+at::ScalarType scalar_type_of(TorchDtype dtype) {
+    switch (dtype) {
+        case TorchDtype::Double:
+            return at::kDouble;
+        case TorchDtype::Float:
+            return at::kFloat;
+        case TorchDtype::Half:
+            return at::kHalf;
+        case TorchDtype::BFloat16:
+            return at::kBFloat16;
+        case TorchDtype::Long:
+            return at::kLong;
+        case TorchDtype::Int:
+            return at::kInt;
+        case TorchDtype::Short:
+            return at::kShort;
+        case TorchDtype::Char:
+            return at::kChar;
+        case TorchDtype::Byte:
+            return at::kByte;
+        case TorchDtype::Bool:
+            return at::kBool;
+        case TorchDtype::ComplexFloat:
+            return at::kComplexFloat;
+        case TorchDtype::ComplexDouble:
+            return at::kComplexDouble;
     }
+    EVOSCOPE_ASSERT_MSG(false, "unknown TorchDtype {}", static_cast<int>(dtype));
+    return at::kFloat;  // not reached
 }
 
-/// libtorch's own unpickler (plain dicts only in libtorch 1.13; see formats.hpp).
-TensorList pickle_load_reader(const fs::path& path) {
-    const std::string text = read_text(path);
-    const std::vector<char> bytes(text.begin(), text.end());
-    c10::IValue value;
-    try {
-        value = torch::pickle_load(bytes);
-    } catch (const c10::Error& e) {
-        const std::string what = e.what_without_backtrace();
-        if (what.find("GenericDict but got None") != std::string::npos) {
-            throw FormatError(fmt::format(
-                "'{}': libtorch {}'s torch::pickle_load cannot read this file: it holds a "
-                "collections.OrderedDict (a Python module.state_dict()), which this unpickler "
-                "turns "
-                "into None; load it through `evoscope` (full .pt reader) or re-save it in Python "
-                "as torch.save(dict(state_dict), path)",
-                path.string(),
-                TORCH_VERSION));
-        }
-        throw FormatError(fmt::format("'{}': not a torch.save file libtorch can read: {}",
-                                      path.string(),
-                                      what.substr(0, what.find('\n'))));
-    }
-    EVOSCOPE_CHECK_FORMAT(value.isGenericDict(),
-                          "'{}': the pickled object is a {}, not a dict (state dict)",
-                          path.string(),
-                          value.tagKind());
-    TensorList out;
-    flatten_dict(value, "", path, out);
-    return out;
-}
-
-std::mutex& reader_mutex() {
-    static std::mutex m;
-    return m;
-}
-
-StateDictReader& current_reader() {
-    static StateDictReader reader = pickle_load_reader;
-    return reader;
+/// A CPU tensor owning a copy of `t` (model/ has the zero-copy adapter, which sae/ may not use).
+at::Tensor owned_tensor(const TorchSaveFile& file, const TorchSaveTensor& t) {
+    at::Tensor storage =
+        at::empty({t.storage_numel}, at::TensorOptions().dtype(scalar_type_of(t.dtype)));
+    file.read_storage(t, {static_cast<std::byte*>(storage.data_ptr()), storage.nbytes()});
+    return storage.as_strided(t.shape, t.stride, t.storage_offset).clone();
 }
 
 /// Strips torch.compile's `_orig_mod.` and DDP's `module.` prefixes (in any order, repeated).
@@ -751,7 +730,7 @@ void save_saelens(const Sae& sae, Normalization folded, const fs::path& path) {
 
 // Like torch::pickle_save, but with the pickler's type tags off: pickle_save wraps a typed dict in
 // torch.jit._pickle.restore_type_tag(dict, "Dict[str, Tensor]"), which torch.load evaluates but
-// other readers (model::TorchCheckpoint, weights-only unpicklers) do not know.
+// other readers (formats/torch_save.hpp, weights-only unpicklers) do not know.
 void write_state_dict(const fs::path& path, const TensorList& tensors) {
     c10::impl::GenericDict dict(c10::StringType::get(), c10::TensorType::get());
     for (const auto& [name, t] : tensors) {
@@ -916,22 +895,16 @@ SaeFormat parse_format(std::string_view name) {
         "unknown SAE format '{}': expected saelens, goodfire or dictionary_learning", name));
 }
 
-StateDictReader set_state_dict_reader(StateDictReader reader) {
-    std::lock_guard lock(reader_mutex());
-    StateDictReader previous = std::move(current_reader());
-    current_reader() = reader ? std::move(reader) : StateDictReader(pickle_load_reader);
-    return previous;
-}
-
 TensorList read_state_dict(const fs::path& path) {
-    StateDictReader reader;
-    {
-        std::lock_guard lock(reader_mutex());
-        reader = current_reader();
-    }
     EVOSCOPE_CHECK(
         fs::is_regular_file(path), "'{}' does not exist or is not a file", path.string());
-    return reader(path);
+    const TorchSaveFile file({path});
+    TensorList out;
+    out.reserve(file.tensors().size());
+    for (const TorchSaveTensor& t : file.tensors()) {
+        out.emplace_back(t.name, owned_tensor(file, t));
+    }
+    return out;
 }
 
 SaeFormat detect_sae_format(const fs::path& path) {

@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,22 +74,12 @@ void save_sae(const Sae& sae,
               bool overwrite = false);
 
 /// Reads the tensors of a torch.save state dict as (key, CPU tensor owning its memory), in file
-/// order, non-tensor entries skipped. @throws IoError, FormatError naming the file.
-using StateDictReader =
-    std::function<std::vector<std::pair<std::string, at::Tensor>>(const std::filesystem::path&)>;
-
-/// Sets the reader used for .pt files (an empty one restores the default) and returns the
-/// previous one; thread-safe. The default uses libtorch's torch::pickle_load, which in libtorch
-/// 1.13 reads plain dicts (what save_sae writes) but not collections.OrderedDict, i.e. not a
-/// Python `module.state_dict()` (its unpickler turns the OrderedDict into None). sae/ may not use
-/// model/, so evoscope-torch installs model::TorchCheckpoint's reader
-/// (pipelines::install_sae_state_dict_reader).
-StateDictReader set_state_dict_reader(StateDictReader reader);
-/// The reader installed now (for tools that list a .pt's keys).
+/// order, non-tensor entries skipped, through formats/torch_save.hpp (plain dicts and Python
+/// `module.state_dict()` OrderedDicts alike). @throws IoError, FormatError naming the file.
 std::vector<std::pair<std::string, at::Tensor>> read_state_dict(const std::filesystem::path& path);
 
 /// Writes `tensors` (copied to CPU, contiguous) as a torch.save-compatible zip of a plain dict
-/// {name: tensor}, atomically, overwriting. torch.load, model::TorchCheckpoint and
+/// {name: tensor}, atomically, overwriting. torch.load, formats/torch_save.hpp and
 /// torch::pickle_load read it. @throws InputError (undefined tensor), IoError.
 void write_state_dict(const std::filesystem::path& path,
                       const std::vector<std::pair<std::string, at::Tensor>>& tensors);

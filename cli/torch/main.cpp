@@ -3,10 +3,8 @@
 // loading libtorch.
 #include "cli/cli.hpp"
 #include "model/torch_info.hpp"
-#include "pipelines/torch/sae_common.hpp"
 
 int main(int argc, char** argv) {
-    evoscope::pipelines::install_sae_state_dict_reader();
     evoscope::cli::MainHooks hooks;
     hooks.set_threads = &evoscope::model::set_num_threads;
     hooks.translate_exception = &evoscope::model::rethrow_torch_error;

@@ -19,7 +19,7 @@
 #include "core/check.hpp"
 #include "core/log.hpp"
 #include "core/output_file.hpp"
-#include "core/npy.hpp"
+#include "formats/npy.hpp"
 #include "core/run_info.hpp"
 #include "genomics/window.hpp"
 #include "model/checkpoint.hpp"
@@ -28,7 +28,7 @@
 #include "pipelines/torch/stages.hpp"
 #include "pipelines/torch/model_source.hpp"
 #include "pipelines/window_source.hpp"
-#include "sae/activation_store.hpp"
+#include "store/activation_store.hpp"
 
 namespace evoscope::pipelines {
 namespace {

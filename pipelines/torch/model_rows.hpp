@@ -15,7 +15,7 @@
 
 #include "genomics/interval.hpp"
 #include "pipelines/torch/sae_options.hpp"
-#include "sae/row_source.hpp"
+#include "store/row_source.hpp"
 
 namespace evoscope::pipelines {
 

@@ -15,7 +15,7 @@
 
 #include "core/check.hpp"
 #include "core/log.hpp"
-#include "core/npy.hpp"
+#include "formats/npy.hpp"
 #include "core/output_file.hpp"
 #include "genomics/fasta_reader.hpp"
 #include "genomics/regions.hpp"

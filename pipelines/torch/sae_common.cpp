@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "core/check.hpp"
-#include "sae/activation_store.hpp"
+#include "store/activation_store.hpp"
 #include "sae/formats.hpp"
 
 namespace evoscope::pipelines {

@@ -9,7 +9,7 @@
 
 #include "pipelines/torch/sae_options.hpp"
 #include "pipelines/torch/model_rows.hpp"
-#include "sae/row_source.hpp"
+#include "store/row_source.hpp"
 #include "sae/sae.hpp"
 
 namespace evoscope::pipelines {
@@ -24,10 +24,6 @@ struct ActivationInput {
 
 /// @throws UsageError when neither or both of --acts and -m are given; the readers' errors.
 ActivationInput open_activation_input(const ActivationInputOptions& options, std::int64_t batch_windows = 4);
-
-/// Makes sae::load_sae read .pt files with model::TorchCheckpoint (defined in
-/// torch_cmd_convert_sae.cpp; called once by torch_runners()).
-void install_sae_state_dict_reader();
 
 /// Loads an SAE of any supported format (libtorch's state-dict reader replaced by the model
 /// module's own pickle reader, which also reads Python state_dict() OrderedDicts).

@@ -12,7 +12,7 @@
 
 #include "core/check.hpp"
 #include "core/log.hpp"
-#include "core/safetensors.hpp"
+#include "formats/safetensors.hpp"
 #include "model/checkpoint.hpp"
 #include "model/config.hpp"
 #include "model/torch_checkpoint.hpp"
@@ -23,22 +23,6 @@
 namespace evoscope::pipelines {
 
 namespace fs = std::filesystem;
-
-/// Makes sae::load_sae read .pt files with model::TorchCheckpoint, which understands real
-/// `torch.save(module.state_dict())` files (OrderedDict with _metadata) where libtorch 1.13's
-/// torch::pickle_load does not. Tensors are copied out of the mapping.
-// TODO(lead): call once at evoscope-torch start-up (torch_runners) so encode/eval-sae get it too.
-void install_sae_state_dict_reader() {
-    sae::set_state_dict_reader([](const fs::path& path) {
-        const model::TorchCheckpoint checkpoint(model::checkpoint_parts(path));
-        std::vector<std::pair<std::string, at::Tensor>> out;
-        out.reserve(checkpoint.tensors().size());
-        for (const auto& t : checkpoint.tensors()) {
-            out.emplace_back(t.name, checkpoint.tensor(t).clone());
-        }
-        return out;
-    });
-}
 
 namespace {
 
@@ -91,7 +75,6 @@ std::string describe(const sae::Sae& s) {
 }  // namespace
 
 SaeConvertResult run_sae_convert(const SaeConvertOptions& config) {
-    install_sae_state_dict_reader();
     EVOSCOPE_CHECK(config.force || !fs::exists(config.output),
                    "output '{}' exists (use --force to overwrite)",
                    config.output);

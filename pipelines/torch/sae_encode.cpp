@@ -21,7 +21,7 @@
 
 #include "core/check.hpp"
 #include "core/log.hpp"
-#include "core/npz.hpp"
+#include "formats/npz.hpp"
 #include "core/run_info.hpp"
 #include "pipelines/train_support.hpp"
 #include "pipelines/stitcher.hpp"
@@ -30,8 +30,8 @@
 #include "pipelines/torch/model_rows_impl.hpp"
 #include "pipelines/torch/sae_common.hpp"
 #include "pipelines/window_source.hpp"
-#include "sae/activation_store.hpp"
-#include "sae/feature_store.hpp"
+#include "store/activation_store.hpp"
+#include "store/feature_store.hpp"
 #include "sae/sae.hpp"
 
 namespace evoscope::pipelines {

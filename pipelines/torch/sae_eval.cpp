@@ -23,7 +23,7 @@
 #include "pipelines/torch/model_rows_impl.hpp"
 #include "pipelines/torch/sae_common.hpp"
 #include "sae/metrics.hpp"
-#include "sae/row_source.hpp"
+#include "store/row_source.hpp"
 #include "sae/sae.hpp"
 
 namespace evoscope::pipelines {

@@ -28,10 +28,10 @@
 #include "pipelines/torch/stages.hpp"
 #include "pipelines/torch/model_rows.hpp"
 #include "pipelines/torch/sae_common.hpp"
-#include "sae/activation_store.hpp"
+#include "store/activation_store.hpp"
 #include "sae/formats.hpp"
 #include "sae/metrics.hpp"
-#include "sae/row_source.hpp"
+#include "store/row_source.hpp"
 #include "sae/sae.hpp"
 #include "sae/sae_trainer.hpp"
 

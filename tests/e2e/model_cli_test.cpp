@@ -4,8 +4,8 @@
 #include <cmath>
 #include <sstream>
 
-#include "core/npy.hpp"
-#include "sae/activation_store.hpp"
+#include "formats/npy.hpp"
+#include "store/activation_store.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace fs = std::filesystem;

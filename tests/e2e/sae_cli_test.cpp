@@ -9,8 +9,8 @@
 #include <map>
 #include <span>
 
-#include "core/npy.hpp"
-#include "sae/feature_store.hpp"
+#include "formats/npy.hpp"
+#include "store/feature_store.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -8,7 +8,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/safetensors.hpp"
+#include "formats/safetensors.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -70,6 +70,20 @@ void write_file(const std::filesystem::path& path, const std::string& content) {
     }
 }
 
+std::vector<std::filesystem::path> write_parts(const TempDir& dir,
+                                               const std::string& bytes,
+                                               const std::vector<std::size_t>& cuts) {
+    std::vector<std::filesystem::path> parts;
+    std::size_t begin = 0;
+    for (std::size_t i = 0; i <= cuts.size(); ++i) {
+        const std::size_t end = i < cuts.size() ? cuts[i] : bytes.size();
+        parts.push_back(dir / ("ckpt.pt.part" + std::to_string(i)));
+        write_file(parts.back(), bytes.substr(begin, end - begin));
+        begin = end;
+    }
+    return parts;
+}
+
 RunResult run_program(const std::vector<std::string>& argv,
                       const std::filesystem::path& cwd,
                       const std::string& stdin_text) {

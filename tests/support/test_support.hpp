@@ -31,6 +31,10 @@ private:
 
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& content);
+/// Writes `bytes` split at `cuts` into dir/ckpt.pt.part0, .part1, ... and returns the paths.
+std::vector<std::filesystem::path> write_parts(const TempDir& dir,
+                                               const std::string& bytes,
+                                               const std::vector<std::size_t>& cuts);
 
 struct RunResult {
     int exit_code = -1;

@@ -11,8 +11,8 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.hpp"
-#include "core/npy.hpp"
-#include "core/safetensors.hpp"
+#include "formats/npy.hpp"
+#include "formats/safetensors.hpp"
 #include "model/torch_checkpoint.hpp"
 #include "sae/sae.hpp"
 #include "tests/support/test_support.hpp"
@@ -34,28 +34,6 @@ namespace {
 
 /// Float tolerance against PyTorch's encoding: fp32 matmuls of 16 terms summed in another order.
 constexpr double kEncodeTolerance = 1e-5;
-
-/// Reads .pt files with model::TorchCheckpoint (what `evoscope` installs) while alive.
-class TorchCheckpointReader {
-public:
-    TorchCheckpointReader()
-        : previous_(set_state_dict_reader([](const fs::path& path) {
-              const model::TorchCheckpoint checkpoint({path});
-              std::vector<std::pair<std::string, at::Tensor>> out;
-              for (const auto& t : checkpoint.tensors()) {
-                  out.emplace_back(t.name, checkpoint.tensor(t).clone());
-              }
-              return out;
-          })) {}
-
-    ~TorchCheckpointReader() { set_state_dict_reader(previous_); }
-
-    TorchCheckpointReader(const TorchCheckpointReader&) = delete;
-    TorchCheckpointReader& operator=(const TorchCheckpointReader&) = delete;
-
-private:
-    StateDictReader previous_;
-};
 
 bool same_bits(const at::Tensor& a, const at::Tensor& b) {
     if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) {
@@ -222,8 +200,6 @@ TEST_CASE("SAE formats: save then load is bit-exact for every writable format",
             }
             save_sae(sae, out, format);
             SaeFormat used{};
-            // Our .pt files are plain dicts: libtorch's own pickle_load (the default reader) reads
-            // them.
             const Sae back = load_sae(out, {}, &used);
             CHECK(used == format);
             CHECK(detect_sae_format(out) == format);
@@ -239,10 +215,7 @@ TEST_CASE("SAE formats: save then load is bit-exact for every writable format",
                 CHECK(c.model_name == "tiny.safetensors");
                 CHECK(c.hook_name == "blocks.3");
             }
-            {
-                TorchCheckpointReader reader;
-                require_same_tensors(load_sae(out), sae);
-            }
+            require_same_tensors(load_sae(out), sae);
         }
     }
 }
@@ -295,12 +268,9 @@ TEST_CASE("SAE formats: chains through other formats keep every bit", "[sae][sae
 TEST_CASE("SAE formats: Goodfire's Evo 2 layout imports and encodes as PyTorch does",
           "[sae][sae_formats]") {
     const fs::path file = fixture_path("sae/goodfire_tiny_k_4.pt");
-    SECTION("libtorch's pickle_load alone cannot read a Module.state_dict() (OrderedDict)") {
-        REQUIRE_THROWS_AS(load_sae(file), FormatError);
-        REQUIRE_THROWS_WITH(load_sae(file),
-                            Contains("OrderedDict") && Contains("goodfire_tiny_k_4.pt"));
+    SECTION("a Module.state_dict() (OrderedDict) reads without any reader installed") {
+        REQUIRE_NOTHROW(load_sae(file));
     }
-    TorchCheckpointReader reader;
     REQUIRE(detect_sae_format(file) == SaeFormat::Goodfire);
     const Sae sae = load_sae(file);
     const auto& c = sae.config();
@@ -340,7 +310,6 @@ TEST_CASE("SAE formats: Goodfire's Evo 2 layout imports and encodes as PyTorch d
 
 TEST_CASE("SAE formats: dictionary_learning's ae.pt imports and encodes as PyTorch does",
           "[sae][sae_formats]") {
-    TorchCheckpointReader reader;
     const auto x = npy_tensor("sae/goodfire_tiny_k_4.input.npy");
     const auto want = npy_tensor("sae/dl_tiny/codes.npy");
     for (const fs::path& path : {fixture_path("sae/dl_tiny"), fixture_path("sae/dl_tiny/ae.pt")}) {
@@ -373,7 +342,6 @@ TEST_CASE("SAE formats: dictionary_learning's ae.pt imports and encodes as PyTor
 
 TEST_CASE("SAE formats: bad files and mismatches are rejected naming the file and key",
           "[sae][sae_formats]") {
-    TorchCheckpointReader reader;
     TempDir dir;
     auto write_pt = [&](const std::string& name,
                         std::vector<std::pair<std::string, at::Tensor>> tensors) {

@@ -1,4 +1,4 @@
-#include "sae/row_source.hpp"
+#include "store/row_source.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -13,15 +13,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "core/check.hpp"
-#include "core/npy.hpp"
 #include "core/strings.hpp"
-#include "sae/activation_store.hpp"
+#include "formats/mapped_file.hpp"
+#include "formats/npy.hpp"
+#include "store/activation_store.hpp"
 
 namespace evoscope::sae {
 namespace {
@@ -48,22 +44,6 @@ std::size_t first_non_finite(std::span<const float> v) {
         }
     }
     return kNotFound;
-}
-
-/// IEEE 754 binary16 to float32 (exact: every half value is a float value).
-float half_to_float(std::uint16_t h) {
-    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000U) << 16;
-    const std::uint32_t exponent = (h >> 10) & 0x1fU;
-    const std::uint32_t mantissa = h & 0x3ffU;
-    if (exponent == 0) {
-        // zero or subnormal: mantissa * 2^-24
-        const float magnitude = static_cast<float>(mantissa) * 0x1p-24F;
-        return sign != 0 ? -magnitude : magnitude;
-    }
-    if (exponent == 31) {
-        return std::bit_cast<float>(sign | 0x7f800000U | (mantissa << 13));
-    }
-    return std::bit_cast<float>(sign | ((exponent + 112U) << 23) | (mantissa << 13));
 }
 
 /// double to float without the undefined behaviour of casting an out-of-range value: those
@@ -153,67 +133,11 @@ void check_range(const RowReader& reader, std::int64_t row, std::int64_t n, std:
 // ---------------------------------------------------------------------------------------------
 // .npy, memory-mapped
 
-/// Value text of `key` in the header's Python dict literal (same grammar as core/npy.cpp; kept
-/// here because core's reader does not know '<f2' and reads through stdio rather than a map).
-std::string_view dict_value(std::string_view dict,
-                            std::string_view key,
-                            const std::filesystem::path& path) {
-    const std::string quoted = fmt::format("'{}'", key);
-    const auto pos = dict.find(quoted);
-    EVOSCOPE_CHECK_FORMAT(
-        pos != std::string_view::npos, "{}: .npy header has no {}", path.string(), quoted);
-    auto rest = dict.substr(pos + quoted.size());
-    const auto colon = rest.find(':');
-    EVOSCOPE_CHECK_FORMAT(
-        colon != std::string_view::npos, "{}: malformed .npy header", path.string());
-    rest = trim(rest.substr(colon + 1));
-    if (!rest.empty() && rest.front() == '(') {
-        const auto close = rest.find(')');
-        EVOSCOPE_CHECK_FORMAT(
-            close != std::string_view::npos, "{}: malformed .npy shape", path.string());
-        return rest.substr(0, close + 1);
-    }
-    return trim(rest.substr(0, rest.find_first_of(",}")));
-}
-
 class NpyRows final : public RowReader {
 public:
-    explicit NpyRows(std::filesystem::path path) : path_(std::move(path)) {
-        const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-        EVOSCOPE_CHECK_IO(fd >= 0, "cannot open '{}': {}", path_.string(), std::strerror(errno));
-
-        struct stat st {};
-
-        const bool stat_ok = ::fstat(fd, &st) == 0;
-        const int stat_errno = errno;
-        if (!stat_ok || st.st_size < 10) {
-            ::close(fd);
-            EVOSCOPE_CHECK_IO(
-                stat_ok, "cannot stat '{}': {}", path_.string(), std::strerror(stat_errno));
-            throw FormatError(
-                fmt::format("{}: not an .npy file (only {} bytes)", path_.string(), st.st_size));
-        }
-        map_bytes_ = static_cast<std::size_t>(st.st_size);
-        void* map = ::mmap(nullptr, map_bytes_, PROT_READ, MAP_PRIVATE, fd, 0);
-        const int map_errno = errno;
-        ::close(fd);  // the mapping keeps the file open
-        EVOSCOPE_CHECK_IO(map != MAP_FAILED,
-                          "cannot memory-map '{}': {}",
-                          path_.string(),
-                          std::strerror(map_errno));
-        map_ = map;
-        try {
-            parse_header();
-        } catch (...) {
-            ::munmap(map_, map_bytes_);
-            throw;
-        }
+    explicit NpyRows(std::filesystem::path path) : path_(std::move(path)), file_(path_) {
+        parse_header();
     }
-
-    ~NpyRows() override { ::munmap(map_, map_bytes_); }
-
-    NpyRows(const NpyRows&) = delete;
-    NpyRows& operator=(const NpyRows&) = delete;
 
     std::int64_t n_rows() const override { return n_rows_; }
 
@@ -231,11 +155,7 @@ public:
         if (n_bytes >= kAdviseBytes) {
             // Ask for the whole range at once: a shuffle buffer is one large sequential read and
             // the kernel's default readahead window is small.
-            const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-            const auto address = reinterpret_cast<std::uintptr_t>(first);
-            const std::uintptr_t aligned = address / page * page;
-            ::madvise(
-                reinterpret_cast<void*>(aligned), n_bytes + (address - aligned), MADV_WILLNEED);
+            file_.prefetch(static_cast<std::uint64_t>(first - file_.bytes().data()), n_bytes);
         }
         const auto d = static_cast<std::size_t>(d_);
         for (std::int64_t i = 0; i < n; ++i) {
@@ -254,33 +174,10 @@ private:
     static constexpr std::size_t kAdviseBytes = std::size_t{1} << 20;
 
     void parse_header() {
-        const auto* bytes = static_cast<const unsigned char*>(map_);
         const std::string& p = path_.string();
-        EVOSCOPE_CHECK_FORMAT(std::memcmp(bytes, "\x93NUMPY", 6) == 0, "{}: not an .npy file", p);
-        const int major = bytes[6];
-        std::size_t header_len = 0;
-        std::size_t prefix = 0;
-        if (major == 1) {
-            header_len =
-                static_cast<std::size_t>(bytes[8]) | (static_cast<std::size_t>(bytes[9]) << 8);
-            prefix = 10;
-        } else if (major == 2 || major == 3) {
-            EVOSCOPE_CHECK_FORMAT(map_bytes_ >= 12, "{}: truncated .npy header", p);
-            header_len = static_cast<std::size_t>(bytes[8]) |
-                         (static_cast<std::size_t>(bytes[9]) << 8) |
-                         (static_cast<std::size_t>(bytes[10]) << 16) |
-                         (static_cast<std::size_t>(bytes[11]) << 24);
-            prefix = 12;
-        } else {
-            throw FormatError(fmt::format("{}: unsupported .npy format version {}", p, major));
-        }
-        EVOSCOPE_CHECK_FORMAT(header_len <= map_bytes_ - prefix, "{}: truncated .npy header", p);
-        const std::string_view dict(reinterpret_cast<const char*>(bytes) + prefix, header_len);
-
-        std::string_view descr = dict_value(dict, "descr", path_);
-        if (descr.size() >= 2 && (descr.front() == '\'' || descr.front() == '"')) {
-            descr = descr.substr(1, descr.size() - 2);
-        }
+        const NpyHeader header = parse_npy_header(file_.bytes(), p);
+        const std::string& descr = header.descr;
+        const std::string shape_text = npy_shape_text(header.shape);
         for (const auto& facts : kDtypes) {
             if (facts.descr == descr) {
                 facts_ = &facts;
@@ -293,27 +190,11 @@ private:
             p,
             descr);
         EVOSCOPE_CHECK_FORMAT(
-            dict_value(dict, "fortran_order", path_) == "False",
+            !header.fortran_order,
             "{}: Fortran-order .npy arrays are not supported; save the array in C order "
             "(numpy.ascontiguousarray)",
             p);
-        const std::string_view shape_text = dict_value(dict, "shape", path_);
-        std::vector<std::int64_t> shape;
-        if (shape_text.size() >= 2 && shape_text.front() == '(') {
-            for (auto part : split(shape_text.substr(1, shape_text.size() - 2), ',')) {
-                part = trim(part);
-                if (part.empty()) {
-                    continue;
-                }
-                try {
-                    shape.push_back(parse_int64(part, "dimension"));
-                } catch (const InputError&) {
-                    throw FormatError(fmt::format("{}: malformed .npy shape {}", p, shape_text));
-                }
-                EVOSCOPE_CHECK_FORMAT(
-                    shape.back() >= 0, "{}: malformed .npy shape {}", p, shape_text);
-            }
-        }
+        const std::vector<std::int64_t>& shape = header.shape;
         EVOSCOPE_CHECK_FORMAT(shape.size() == 2,
                               "{}: expected a 2-D array [rows, d] of activations, found shape {}",
                               p,
@@ -323,8 +204,8 @@ private:
         EVOSCOPE_CHECK(
             n_rows_ > 0 && d_ > 0, "{}: empty activation array (shape {})", p, shape_text);
 
-        const std::size_t data_offset = prefix + header_len;
-        const std::size_t available = map_bytes_ - data_offset;
+        const std::size_t data_offset = header.data_offset;
+        const std::size_t available = file_.bytes().size() - data_offset;
         const std::size_t row_bytes = static_cast<std::size_t>(d_) * facts_->itemsize;
         EVOSCOPE_CHECK_FORMAT(
             static_cast<std::size_t>(d_) <= available / facts_->itemsize &&
@@ -334,12 +215,11 @@ private:
             shape_text,
             descr,
             available);
-        data_ = static_cast<const std::byte*>(map_) + data_offset;
+        data_ = file_.bytes().data() + data_offset;
     }
 
     std::filesystem::path path_;
-    void* map_ = nullptr;
-    std::size_t map_bytes_ = 0;
+    MappedFile file_;
     const std::byte* data_ = nullptr;
     const DtypeFacts* facts_ = nullptr;
     std::int64_t n_rows_ = 0;

@@ -1,8 +1,8 @@
-#include "core/npy.hpp"
-
-#include <catch2/catch.hpp>
+#include "formats/npy.hpp"
 
 #include <cmath>
+
+#include <catch2/catch.hpp>
 
 #include "core/error.hpp"
 #include "tests/support/test_support.hpp"
@@ -48,10 +48,12 @@ TEST_CASE("npy: numpy reads what we write and we read what numpy writes", "[core
         w.commit();
     }
     const auto r = evoscope::test::run_program(
-        {"/usr/bin/python3", "-c",
+        {"/usr/bin/python3",
+         "-c",
          "import numpy as np, sys; a = np.load(sys.argv[1]); print(a.dtype, a.shape, a.sum());"
          "np.save(sys.argv[2], np.arange(12, dtype='<f8').reshape(3, 4) / 4)",
-         (tmp / "ours.npy").string(), (tmp / "theirs.npy").string()});
+         (tmp / "ours.npy").string(),
+         (tmp / "theirs.npy").string()});
     REQUIRE(r.exit_code == 0);
     CHECK(r.out == "int32 (2, 2) 40002\n");
     NpyInfo info;

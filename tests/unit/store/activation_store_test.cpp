@@ -1,11 +1,11 @@
-#include "sae/activation_store.hpp"
-
-#include <catch2/catch.hpp>
+#include "store/activation_store.hpp"
 
 #include <cmath>
 
+#include <catch2/catch.hpp>
+
 #include "core/error.hpp"
-#include "core/npy.hpp"
+#include "formats/npy.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace evoscope;

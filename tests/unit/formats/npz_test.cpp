@@ -1,4 +1,4 @@
-#include "core/npz.hpp"
+#include "formats/npz.hpp"
 
 #include <cstring>
 #include <fstream>

@@ -27,11 +27,11 @@ StoreDtype parse_store_dtype(const std::string& name);  ///< "float32"/"fp32", "
 
 struct RowBlock {
     std::string contig;
-    std::int64_t begin = 0;  ///< 0-based
-    std::int64_t end = 0;    ///< exclusive
-    char strand = '+';       ///< '+' or '-'
-    std::size_t shard = 0;   ///< index into StoreManifest::shards
-    std::int64_t row = 0;    ///< first row inside that shard
+    std::int64_t begin = 0;       ///< 0-based
+    std::int64_t end = 0;         ///< exclusive
+    char strand = '+';            ///< '+' or '-'
+    std::size_t shard = 0;        ///< index into StoreManifest::shards
+    std::int64_t row = 0;         ///< first row inside that shard
     std::int64_t global_row = 0;  ///< first row counted over all shards
 };
 
@@ -43,7 +43,7 @@ struct StoreManifest {
     std::string model_hash;
     std::int64_t window_bp = 0;
     std::int64_t stride_bp = 0;
-    std::string stitching;        ///< the rule, in words
+    std::string stitching;               ///< the rule, in words
     std::string provenance_json = "{}";  ///< free-form JSON object (command, versions, inputs)
     std::vector<std::string> shards;     ///< file names inside the folder
     std::vector<std::int64_t> shard_rows;

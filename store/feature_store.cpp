@@ -1,4 +1,4 @@
-#include "sae/feature_store.hpp"
+#include "store/feature_store.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -24,9 +24,10 @@
 #include <zlib.h>
 
 #include "core/check.hpp"
-#include "core/npy.hpp"
 #include "core/output_file.hpp"
 #include "core/strings.hpp"
+#include "formats/npy.hpp"
+#include "formats/zip.hpp"
 
 namespace evoscope::sae {
 namespace {
@@ -62,15 +63,16 @@ int strand_index(char strand) {
 // Scan order, the order of the chunk index: contig table order, '+' before '-', ascending begin.
 void sort_in_scan_order(std::vector<FeatureChunk>& chunks,
                         const std::unordered_map<std::string, std::size_t>& contig_index) {
-    std::stable_sort(chunks.begin(), chunks.end(), [&](const FeatureChunk& a, const FeatureChunk& b) {
-        const auto ca = contig_index.at(a.contig);
-        const auto cb = contig_index.at(b.contig);
-        if (ca != cb)
-            return ca < cb;
-        if (a.strand != b.strand)
-            return strand_index(a.strand) < strand_index(b.strand);
-        return a.begin < b.begin;
-    });
+    std::stable_sort(
+        chunks.begin(), chunks.end(), [&](const FeatureChunk& a, const FeatureChunk& b) {
+            const auto ca = contig_index.at(a.contig);
+            const auto cb = contig_index.at(b.contig);
+            if (ca != cb)
+                return ca < cb;
+            if (a.strand != b.strand)
+                return strand_index(a.strand) < strand_index(b.strand);
+            return a.begin < b.begin;
+        });
 }
 
 std::string chunk_name(const FeatureChunk& c) {
@@ -159,7 +161,7 @@ struct FeatureStoreWriter::State {
         chunk.offset = offset;
         chunk.size_bytes = packed_bytes;
         chunk.n_nonzero = nnz;
-        chunk.crc32 = static_cast<std::uint32_t>(crc32_z(0, packed.data(), packed_bytes));
+        chunk.crc32 = evoscope::crc32(std::as_bytes(std::span(packed.data(), packed_bytes)));
         if (std::fwrite(packed.data(), 1, packed_bytes, file) != packed_bytes) {
             throw IoError(fmt::format(
                 "cannot write '{}': {}", (temp_dir / kChunksFile).string(), std::strerror(errno)));
@@ -561,7 +563,7 @@ struct FeatureStore::State {
                 got > 0, "{}: truncated at chunk {}", chunks_path.string(), chunk_name(c));
             done += static_cast<std::size_t>(got);
         }
-        const auto crc = static_cast<std::uint32_t>(crc32_z(0, packed.data(), packed.size()));
+        const std::uint32_t crc = evoscope::crc32(std::as_bytes(std::span(packed)));
         EVOSCOPE_CHECK_FORMAT(
             crc == c.crc32,
             "feature store '{}': chunk {} fails its CRC32 check (stored {:08x}, computed {:08x}): "

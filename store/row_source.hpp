@@ -43,7 +43,7 @@ public:
 ///         InputError "empty ..." for zero rows or zero columns.
 std::unique_ptr<RowReader> open_npy_rows(const std::filesystem::path& path);
 
-/// Opens an activation store folder (sae/activation_store.hpp) as one row range over all
+/// Opens an activation store folder (store/activation_store.hpp) as one row range over all
 /// shards in order. @throws as ActivationStore, and InputError "empty ..." for zero rows.
 std::unique_ptr<RowReader> open_store_rows(const std::filesystem::path& dir);
 

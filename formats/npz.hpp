@@ -1,13 +1,14 @@
 /// @file
 /// NumPy .npz archives: a ZIP file with one `<name>.npy` member per array, as `numpy.savez`
-/// writes and `numpy.load` reads. The writer stores members uncompressed (ZIP method 0, the
-/// `numpy.savez` layout) with zlib CRC32s, a fixed 1980-01-01 timestamp (same input, same
-/// bytes) and the 32-bit ZIP format only: an archive whose members or offsets reach 4 GiB, or
-/// with more than 65,535 members, is refused (no ZIP64). Writing is atomic (temporary + rename).
+/// writes and `numpy.load` reads, through formats/zip.hpp and formats/npy.hpp. The writer stores
+/// members uncompressed (ZIP method 0, the `numpy.savez` layout) with a fixed 1980-01-01
+/// timestamp (same input, same bytes) and the 32-bit ZIP format only: an archive whose members or
+/// offsets reach 4 GiB, or with more than 65,534 members, is refused (no ZIP64 writing). Writing
+/// is atomic (temporary + rename).
 /// Dtypes are plain descrs of kind b, i, u, f, c, S, U or V ("<f4", "|u1", "<U8"); structured,
 /// datetime and object arrays are not handled. The reader accepts stored and deflated members
-/// (`numpy.savez_compressed`), C order only; it reads whole files and is meant for tests and
-/// small files.
+/// (`numpy.savez_compressed`) and ZIP64 archives, C order only; it copies every member into
+/// memory and is meant for tests and small files.
 #pragma once
 
 #include <cstddef>
@@ -61,7 +62,7 @@ struct NpzArray {
 
 /// Reads every member of an .npz (all members must be .npy files), in archive order.
 /// @throws IoError (cannot open/read), FormatError naming the file and member (not a ZIP,
-///         CRC mismatch, unsupported compression method, ZIP64, malformed .npy header,
+///         CRC mismatch, unsupported compression method, malformed .npy header,
 ///         Fortran order, size mismatch).
 std::vector<NpzArray> read_npz(const std::filesystem::path& path);
 

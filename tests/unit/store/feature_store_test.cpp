@@ -1,4 +1,4 @@
-#include "sae/feature_store.hpp"
+#include "store/feature_store.hpp"
 
 #include <algorithm>
 #include <chrono>

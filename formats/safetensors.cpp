@@ -1,4 +1,4 @@
-#include "core/safetensors.hpp"
+#include "formats/safetensors.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -11,11 +11,6 @@
 
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
-
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/check.hpp"
 #include "core/output_file.hpp"
@@ -54,57 +49,6 @@ constexpr DtypeSize kDtypes[] = {
     {"F8_E5M2", 1},
 };
 
-std::string errno_text() {
-    return std::strerror(errno);
-}
-
-/// A temporary output file removed unless committed.
-class TempFile {
-public:
-    explicit TempFile(const std::filesystem::path& path) : path_(path), temp_(temp_path_for(path)) {
-        file_ = std::fopen(temp_.c_str(), "wb");
-        EVOSCOPE_CHECK_IO(file_ != nullptr, "cannot write '{}': {}", path_.string(), errno_text());
-    }
-
-    ~TempFile() {
-        if (file_ != nullptr) {
-            std::fclose(file_);
-        }
-        if (!committed_) {
-            std::error_code ec;
-            std::filesystem::remove(temp_, ec);
-        }
-    }
-
-    TempFile(const TempFile&) = delete;
-    TempFile& operator=(const TempFile&) = delete;
-
-    void write(const void* data, std::size_t n) {
-        if (n > 0) {
-            EVOSCOPE_CHECK_IO(std::fwrite(data, 1, n, file_) == n,
-                              "writing '{}' failed: {}",
-                              path_.string(),
-                              errno_text());
-        }
-    }
-
-    void commit() {
-        const bool failed = std::fflush(file_) != 0 || std::ferror(file_) != 0;
-        const bool close_failed = std::fclose(file_) != 0;
-        file_ = nullptr;
-        EVOSCOPE_CHECK_IO(
-            !failed && !close_failed, "writing '{}' failed: {}", path_.string(), errno_text());
-        commit_temp_file(temp_, path_);  // removes the temporary itself on failure
-        committed_ = true;
-    }
-
-private:
-    std::filesystem::path path_;
-    std::filesystem::path temp_;
-    std::FILE* file_ = nullptr;
-    bool committed_ = false;
-};
-
 }  // namespace
 
 std::size_t safetensors_dtype_size(std::string_view code) {
@@ -119,47 +63,28 @@ std::size_t safetensors_dtype_size(std::string_view code) {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-SafetensorsReader::SafetensorsReader(const std::filesystem::path& path) : path_(path) {
+SafetensorsReader::SafetensorsReader(const std::filesystem::path& path) : path_(path), file_(path) {
     const std::string file = path_.string();
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    EVOSCOPE_CHECK_IO(fd >= 0, "cannot open '{}': {}", file, errno_text());
-
-    struct stat st {};
-
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        const std::string reason = errno_text();
-        ::close(fd);
-        throw IoError(fmt::format(
-            "cannot read '{}': {}", file, S_ISREG(st.st_mode) ? reason : "not a regular file"));
-    }
-    map_size_ = static_cast<std::size_t>(st.st_size);
-    if (map_size_ > 0) {
-        void* m = ::mmap(nullptr, map_size_, PROT_READ, MAP_PRIVATE, fd, 0);
-        const std::string reason = errno_text();
-        ::close(fd);
-        EVOSCOPE_CHECK_IO(m != MAP_FAILED, "cannot map '{}': {}", file, reason);
-        map_ = static_cast<const std::byte*>(m);
-    } else {
-        ::close(fd);
-    }
-    try {
-        EVOSCOPE_CHECK_FORMAT(map_size_ >= 8,
+    const std::byte* map = file_.bytes().data();
+    const auto map_size = static_cast<std::size_t>(file_.size());
+    {
+        EVOSCOPE_CHECK_FORMAT(map_size >= 8,
                               "'{}': not a safetensors file ({} bytes, shorter than the 8-byte "
                               "header length)",
                               file,
-                              map_size_);
+                              map_size);
         std::uint64_t header_size = 0;
-        std::memcpy(&header_size, map_, sizeof(header_size));
-        EVOSCOPE_CHECK_FORMAT(header_size <= kMaxHeaderBytes && header_size <= map_size_ - 8,
+        std::memcpy(&header_size, map, sizeof(header_size));
+        EVOSCOPE_CHECK_FORMAT(header_size <= kMaxHeaderBytes && header_size <= map_size - 8,
                               "'{}': header length {} is beyond the end of the file ({} bytes): "
                               "truncated, or not a safetensors file",
                               file,
                               header_size,
-                              map_size_);
+                              map_size);
         data_offset_ = 8 + static_cast<std::size_t>(header_size);
-        const std::size_t data_size = map_size_ - data_offset_;
+        const std::size_t data_size = map_size - data_offset_;
 
-        const auto* text = reinterpret_cast<const char*>(map_ + 8);
+        const auto* text = reinterpret_cast<const char*>(map + 8);
         nlohmann::json header;
         try {
             header = nlohmann::json::parse(text, text + header_size);
@@ -262,19 +187,10 @@ SafetensorsReader::SafetensorsReader(const std::filesystem::path& path) : path_(
         for (std::size_t i = 0; i < entries_.size(); ++i) {
             index_.emplace(entries_[i].name, i);
         }
-    } catch (...) {
-        if (map_ != nullptr) {
-            ::munmap(const_cast<std::byte*>(map_), map_size_);
-        }
-        throw;
     }
 }
 
-SafetensorsReader::~SafetensorsReader() {
-    if (map_ != nullptr) {
-        ::munmap(const_cast<std::byte*>(map_), map_size_);
-    }
-}
+SafetensorsReader::~SafetensorsReader() = default;
 
 const SafetensorsEntry* SafetensorsReader::find(const std::string& name) const {
     const auto it = index_.find(name);
@@ -288,7 +204,7 @@ const SafetensorsEntry& SafetensorsReader::at(const std::string& name) const {
 }
 
 std::span<const std::byte> SafetensorsReader::bytes(const SafetensorsEntry& entry) const {
-    return {map_ + data_offset_ + entry.begin, entry.end - entry.begin};
+    return file_.bytes().subspan(data_offset_ + entry.begin, entry.end - entry.begin);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,9 +258,9 @@ void write_safetensors(const std::filesystem::path& path,
     text.append((8 - text.size() % 8) % 8, ' ');
     const std::uint64_t header_size = text.size();
 
-    TempFile out(path);
-    out.write(&header_size, sizeof(header_size));
-    out.write(text.data(), text.size());
+    OutputFile out(path.string());
+    out.write(std::string_view(reinterpret_cast<const char*>(&header_size), sizeof(header_size)));
+    out.write(text);
     for (std::size_t i = 0; i < specs.size(); ++i) {
         const std::span<const std::byte> data = bytes_at(i);
         EVOSCOPE_CHECK(data.size() == sizes[i],
@@ -355,7 +271,7 @@ void write_safetensors(const std::filesystem::path& path,
                        specs[i].dtype,
                        fmt::join(specs[i].shape, ", "),
                        sizes[i]);
-        out.write(data.data(), data.size());
+        out.write(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
     }
     out.commit();
 }

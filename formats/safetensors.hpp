@@ -3,8 +3,8 @@
 /// little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin,
 /// end]}, "__metadata__": {string: string}}, then the raw little-endian tensor bytes (offsets
 /// relative to the end of the header). Reading memory-maps the file and hands out raw bytes per
-/// entry; writing is atomic (temporary file + rename). model/safetensors.hpp adds at::Tensor
-/// conversions on top.
+/// entry (views of a MappedFile); writing is atomic (core/output_file.hpp). model/safetensors.hpp
+/// adds at::Tensor conversions on top.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "formats/mapped_file.hpp"
 
 namespace evoscope {
 
@@ -62,8 +64,7 @@ private:
     std::map<std::string, std::string> metadata_;
     std::vector<SafetensorsEntry> entries_;
     std::map<std::string, std::size_t> index_;
-    const std::byte* map_ = nullptr;
-    std::size_t map_size_ = 0;
+    MappedFile file_;
     std::size_t data_offset_ = 0;
 };
 

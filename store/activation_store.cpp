@@ -1,16 +1,16 @@
-#include "sae/activation_store.hpp"
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
+#include "store/activation_store.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "core/check.hpp"
-#include "core/npy.hpp"
 #include "core/output_file.hpp"
+#include "formats/npy.hpp"
 
 namespace evoscope::sae {
 namespace {
@@ -29,8 +29,10 @@ const char* store_dtype_name(StoreDtype dtype) {
 }
 
 StoreDtype parse_store_dtype(const std::string& name) {
-    if (name == "float32" || name == "fp32" || name == "f32") return StoreDtype::Float32;
-    if (name == "bfloat16" || name == "bf16") return StoreDtype::BFloat16;
+    if (name == "float32" || name == "fp32" || name == "f32")
+        return StoreDtype::Float32;
+    if (name == "bfloat16" || name == "bf16")
+        return StoreDtype::BFloat16;
     throw InputError("unknown activation dtype '" + name + "' (expected float32 or bfloat16)");
 }
 
@@ -50,10 +52,10 @@ struct ActivationStoreWriter::State {
         const std::size_t index = manifest.shards.size();
         manifest.shards.push_back(shard_name(index));
         manifest.shard_rows.push_back(0);
-        shard = std::make_unique<NpyWriter>(temp_dir / manifest.shards.back(),
-                                            manifest.dtype == StoreDtype::Float32 ? NpyDtype::Float32
-                                                                                  : NpyDtype::UInt16,
-                                            std::vector<std::int64_t>{-1, manifest.d_model});
+        shard = std::make_unique<NpyWriter>(
+            temp_dir / manifest.shards.back(),
+            manifest.dtype == StoreDtype::Float32 ? NpyDtype::Float32 : NpyDtype::UInt16,
+            std::vector<std::int64_t>{-1, manifest.d_model});
         shard_rows = 0;
     }
 
@@ -74,7 +76,8 @@ ActivationStoreWriter::ActivationStoreWriter(std::filesystem::path dir,
     EVOSCOPE_CHECK(header.d_model > 0, "activation store needs d_model > 0");
     EVOSCOPE_CHECK(rows_per_shard > 0, "rows per shard must be positive");
     if (!overwrite && std::filesystem::exists(dir)) {
-        throw InputError(fmt::format("output '{}' exists (use --force to overwrite)", dir.string()));
+        throw InputError(
+            fmt::format("output '{}' exists (use --force to overwrite)", dir.string()));
     }
     state_->dir = dir;
     state_->overwrite = overwrite;
@@ -109,14 +112,21 @@ void ActivationStoreWriter::append(const std::string& contig,
                                    std::span<const float> rows) {
     State& s = *state_;
     const std::int64_t d = s.manifest.d_model;
-    EVOSCOPE_CHECK(end >= begin, "activation block {}:{}-{} has negative length", contig, begin, end);
+    EVOSCOPE_CHECK(
+        end >= begin, "activation block {}:{}-{} has negative length", contig, begin, end);
     EVOSCOPE_CHECK(strand == '+' || strand == '-', "activation block strand must be + or -");
     EVOSCOPE_CHECK(static_cast<std::int64_t>(rows.size()) == (end - begin) * d,
-                   "activation block {}:{}-{}: {} values for {} rows of d_model {}", contig, begin, end, rows.size(),
-                   end - begin, d);
+                   "activation block {}:{}-{}: {} values for {} rows of d_model {}",
+                   contig,
+                   begin,
+                   end,
+                   rows.size(),
+                   end - begin,
+                   d);
     for (std::size_t i = 0; i < rows.size(); ++i) {
         if (!std::isfinite(rows[i])) {
-            throw InputError(fmt::format("non-finite activation at {}:{} (feature {})", contig,
+            throw InputError(fmt::format("non-finite activation at {}:{} (feature {})",
+                                         contig,
                                          begin + static_cast<std::int64_t>(i) / d + 1,
                                          static_cast<std::int64_t>(i) % d));
         }
@@ -180,7 +190,8 @@ void ActivationStoreWriter::commit() {
     j["blocks_columns"] = {"contig", "begin", "end", "strand", "shard", "row"};
     write_file_atomic(s.temp_dir / "manifest.json", j.dump(1) + "\n");
     if (std::filesystem::exists(s.dir)) {
-        EVOSCOPE_CHECK(s.overwrite, "output '{}' exists (use --force to overwrite)", s.dir.string());
+        EVOSCOPE_CHECK(
+            s.overwrite, "output '{}' exists (use --force to overwrite)", s.dir.string());
         std::filesystem::remove_all(s.dir);
     }
     commit_temp_file(s.temp_dir, s.dir);
@@ -196,20 +207,25 @@ struct ActivationStore::State {
     std::map<std::string, std::vector<std::size_t>> blocks_by_contig;  // indices, sorted by begin
 };
 
-ActivationStore::ActivationStore(const std::filesystem::path& dir) : state_(std::make_unique<State>()) {
+ActivationStore::ActivationStore(const std::filesystem::path& dir)
+    : state_(std::make_unique<State>()) {
     State& s = *state_;
     s.dir = dir;
     const auto manifest_path = dir / "manifest.json";
-    EVOSCOPE_CHECK_IO(std::filesystem::is_directory(dir), "activation store '{}' does not exist", dir.string());
+    EVOSCOPE_CHECK_IO(
+        std::filesystem::is_directory(dir), "activation store '{}' does not exist", dir.string());
     std::ifstream in(manifest_path);
     EVOSCOPE_CHECK_IO(in.good(), "activation store '{}' has no manifest.json", dir.string());
     nlohmann::json j;
     try {
         in >> j;
-        EVOSCOPE_CHECK_FORMAT(j.value("format", "") == kFormat, "{}: not an evoscope activation store manifest",
+        EVOSCOPE_CHECK_FORMAT(j.value("format", "") == kFormat,
+                              "{}: not an evoscope activation store manifest",
                               manifest_path.string());
-        EVOSCOPE_CHECK_FORMAT(j.at("version").get<int>() == kVersion, "{}: unsupported store version {}",
-                              manifest_path.string(), j.at("version").dump());
+        EVOSCOPE_CHECK_FORMAT(j.at("version").get<int>() == kVersion,
+                              "{}: unsupported store version {}",
+                              manifest_path.string(),
+                              j.at("version").dump());
         auto& m = s.manifest;
         m.site = j.at("site").get<std::string>();
         m.d_model = j.at("d_model").get<std::int64_t>();
@@ -238,26 +254,37 @@ ActivationStore::ActivationStore(const std::filesystem::path& dir) : state_(std:
             block.strand = b.at(3).get<std::string>().at(0);
             block.shard = b.at(4).get<std::size_t>();
             block.row = b.at(5).get<std::int64_t>();
-            EVOSCOPE_CHECK_FORMAT(block.shard < m.shards.size() && block.end >= block.begin &&
-                                      block.row + (block.end - block.begin) <= m.shard_rows[block.shard],
-                                  "{}: row block {}:{}-{} points outside its shard", manifest_path.string(),
-                                  block.contig, block.begin, block.end);
+            EVOSCOPE_CHECK_FORMAT(
+                block.shard < m.shards.size() && block.end >= block.begin &&
+                    block.row + (block.end - block.begin) <= m.shard_rows[block.shard],
+                "{}: row block {}:{}-{} points outside its shard",
+                manifest_path.string(),
+                block.contig,
+                block.begin,
+                block.end);
             block.global_row = s.shard_first_row[block.shard] + block.row;
             m.blocks.push_back(block);
         }
-        EVOSCOPE_CHECK_FORMAT(first == m.n_rows, "{}: shard rows add up to {}, manifest says {}",
-                              manifest_path.string(), first, m.n_rows);
+        EVOSCOPE_CHECK_FORMAT(first == m.n_rows,
+                              "{}: shard rows add up to {}, manifest says {}",
+                              manifest_path.string(),
+                              first,
+                              m.n_rows);
     } catch (const nlohmann::json::exception& e) {
         throw FormatError(fmt::format("{}: {}", manifest_path.string(), e.what()));
     }
     for (std::size_t i = 0; i < s.manifest.shards.size(); ++i) {
         const auto path = dir / s.manifest.shards[i];
-        EVOSCOPE_CHECK_IO(std::filesystem::exists(path), "activation shard '{}' is missing", path.string());
+        EVOSCOPE_CHECK_IO(
+            std::filesystem::exists(path), "activation shard '{}' is missing", path.string());
         NpyInfo info = read_npy_header(path);
-        const NpyDtype expected = s.manifest.dtype == StoreDtype::Float32 ? NpyDtype::Float32 : NpyDtype::UInt16;
+        const NpyDtype expected =
+            s.manifest.dtype == StoreDtype::Float32 ? NpyDtype::Float32 : NpyDtype::UInt16;
         EVOSCOPE_CHECK_FORMAT(info.dtype == expected && info.shape.size() == 2 &&
-                                  info.shape[0] == s.manifest.shard_rows[i] && info.shape[1] == s.manifest.d_model,
-                              "{}: shard shape or dtype does not match the manifest", path.string());
+                                  info.shape[0] == s.manifest.shard_rows[i] &&
+                                  info.shape[1] == s.manifest.d_model,
+                              "{}: shard shape or dtype does not match the manifest",
+                              path.string());
         s.shard_info.push_back(info);
     }
     for (std::size_t i = 0; i < s.manifest.blocks.size(); ++i) {
@@ -289,25 +316,34 @@ std::int64_t ActivationStore::d_model() const {
 void ActivationStore::read_rows(std::int64_t row, std::int64_t n, std::span<float> out) const {
     const State& s = *state_;
     const std::int64_t d = s.manifest.d_model;
-    EVOSCOPE_CHECK(row >= 0 && n >= 0 && row + n <= s.manifest.n_rows, "rows {}..{} outside the store ({} rows)", row,
-                   row + n, s.manifest.n_rows);
-    EVOSCOPE_CHECK(static_cast<std::int64_t>(out.size()) == n * d, "read_rows: buffer holds {} values, need {}",
-                   out.size(), n * d);
+    EVOSCOPE_CHECK(row >= 0 && n >= 0 && row + n <= s.manifest.n_rows,
+                   "rows {}..{} outside the store ({} rows)",
+                   row,
+                   row + n,
+                   s.manifest.n_rows);
+    EVOSCOPE_CHECK(static_cast<std::int64_t>(out.size()) == n * d,
+                   "read_rows: buffer holds {} values, need {}",
+                   out.size(),
+                   n * d);
     std::vector<std::uint16_t> bf16;
     std::int64_t done = 0;
     while (done < n) {
         const std::int64_t global = row + done;
-        const auto it = std::upper_bound(s.shard_first_row.begin(), s.shard_first_row.end(), global);
-        const auto shard = static_cast<std::size_t>(std::distance(s.shard_first_row.begin(), it) - 1);
+        const auto it =
+            std::upper_bound(s.shard_first_row.begin(), s.shard_first_row.end(), global);
+        const auto shard =
+            static_cast<std::size_t>(std::distance(s.shard_first_row.begin(), it) - 1);
         const std::int64_t local = global - s.shard_first_row[shard];
         const std::int64_t take = std::min(n - done, s.manifest.shard_rows[shard] - local);
         const auto path = s.dir / s.manifest.shards[shard];
-        auto dst = out.subspan(static_cast<std::size_t>(done * d), static_cast<std::size_t>(take * d));
+        auto dst =
+            out.subspan(static_cast<std::size_t>(done * d), static_cast<std::size_t>(take * d));
         if (s.manifest.dtype == StoreDtype::Float32) {
             read_npy_rows(path, s.shard_info[shard], local, take, std::as_writable_bytes(dst));
         } else {
             bf16.resize(dst.size());
-            read_npy_rows(path, s.shard_info[shard], local, take, std::as_writable_bytes(std::span(bf16)));
+            read_npy_rows(
+                path, s.shard_info[shard], local, take, std::as_writable_bytes(std::span(bf16)));
             std::transform(bf16.begin(), bf16.end(), dst.begin(), bf16_to_float);
         }
         done += take;
@@ -325,7 +361,8 @@ std::vector<RowBlock> ActivationStore::blocks_overlapping(const std::string& con
     }
     for (const std::size_t i : it->second) {
         const RowBlock& b = state_->manifest.blocks[i];
-        if (b.begin >= end) break;
+        if (b.begin >= end)
+            break;
         if (b.end > begin && (strand == 0 || b.strand == strand)) {
             out.push_back(b);
         }
@@ -343,8 +380,10 @@ std::vector<float> ActivationStore::read_region(const std::string& contig,
     for (const auto& b : blocks_overlapping(contig, begin, end, strand)) {
         const std::int64_t lo = std::max(begin, b.begin);
         const std::int64_t hi = std::min(end, b.end);
-        read_rows(b.global_row + (lo - b.begin), hi - lo,
-                  std::span(out).subspan(static_cast<std::size_t>((lo - begin) * d), static_cast<std::size_t>((hi - lo) * d)));
+        read_rows(b.global_row + (lo - b.begin),
+                  hi - lo,
+                  std::span(out).subspan(static_cast<std::size_t>((lo - begin) * d),
+                                         static_cast<std::size_t>((hi - lo) * d)));
     }
     return out;
 }

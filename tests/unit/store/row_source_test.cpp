@@ -1,4 +1,4 @@
-#include "sae/row_source.hpp"
+#include "store/row_source.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "core/npy.hpp"
-#include "sae/activation_store.hpp"
+#include "formats/npy.hpp"
+#include "store/activation_store.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace evoscope;

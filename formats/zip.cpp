@@ -1,25 +1,22 @@
-#include "model/zip_reader.hpp"
+#include "formats/zip.hpp"
 
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <utility>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <zlib.h>
 
 #include "core/check.hpp"
+#include "core/output_file.hpp"
 
-namespace evoscope::model {
+namespace evoscope {
 namespace {
 
 static_assert(std::endian::native == std::endian::little,
-              "checkpoint readers assume a little-endian host");
+              "ZIP readers assume a little-endian host");
 
 constexpr std::uint32_t kLocalHeaderSig = 0x04034b50;
 constexpr std::uint32_t kCentralHeaderSig = 0x02014b50;
@@ -32,6 +29,8 @@ constexpr std::size_t kZip64EocdSize = 56;
 constexpr std::size_t kCentralHeaderSize = 46;
 constexpr std::size_t kLocalHeaderSize = 30;
 constexpr std::size_t kMaxComment = 65535;
+constexpr std::uint16_t kZipVersion = 20;     // 2.0: the oldest version every reader handles
+constexpr std::uint16_t kDosDate1980 = 0x21;  // 1980-01-01 (day 1, month 1, year 0)
 
 template <typename T>
 T load(const std::byte* p) {
@@ -52,229 +51,44 @@ std::uint64_t u64(const std::byte* p) {
     return load<std::uint64_t>(p);
 }
 
-std::string errno_text() {
-    return std::strerror(errno);
+void put16(std::string& out, std::uint64_t v) {
+    out.push_back(static_cast<char>(v & 0xffU));
+    out.push_back(static_cast<char>((v >> 8) & 0xffU));
 }
 
-/// A file descriptor closed on scope exit.
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-
-    ~Fd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-
-    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
-constexpr std::array<std::uint32_t, 256> make_crc_table() {
-    std::array<std::uint32_t, 256> table{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-        std::uint32_t c = i;
-        for (int k = 0; k < 8; ++k) {
-            c = (c & 1U) != 0 ? 0xEDB88320U ^ (c >> 1) : c >> 1;
-        }
-        table[i] = c;
-    }
-    return table;
+void put32(std::string& out, std::uint64_t v) {
+    put16(out, v & 0xffffU);
+    put16(out, (v >> 16) & 0xffffU);
 }
 
-constexpr auto kCrcTable = make_crc_table();
+std::vector<std::byte> inflate_raw(std::span<const std::byte> in,
+                                   std::size_t out_size,
+                                   const std::string& where) {
+    std::vector<std::byte> out(out_size);
+    z_stream zs{};
+    EVOSCOPE_CHECK_FORMAT(inflateInit2(&zs, -MAX_WBITS) == Z_OK, "{}: cannot start inflate", where);
+    // zlib's interface is not const-correct; inflate only reads its input.
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data()));
+    zs.avail_in = static_cast<uInt>(in.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    const int rc = inflate(&zs, Z_FINISH);
+    const auto produced = zs.total_out;
+    inflateEnd(&zs);
+    EVOSCOPE_CHECK_FORMAT(
+        rc == Z_STREAM_END && produced == out_size, "{}: corrupt deflate data", where);
+    return out;
+}
 
 }  // namespace
 
 std::uint32_t crc32(std::span<const std::byte> bytes, std::uint32_t crc) {
-    crc = ~crc;
-    for (const std::byte b : bytes) {
-        crc = kCrcTable[(crc ^ static_cast<std::uint32_t>(b)) & 0xFFU] ^ (crc >> 8);
+    // zlib treats a null buffer as "return the initial value", which an empty span may give.
+    if (bytes.empty()) {
+        return crc;
     }
-    return ~crc;
-}
-
-// ---------------------------------------------------------------------------------------------
-// MappedParts
-
-MappedParts::MappedParts(std::vector<std::filesystem::path> parts) : paths_(std::move(parts)) {
-    EVOSCOPE_CHECK(!paths_.empty(), "no checkpoint file given");
-    std::vector<Fd> fds;
-    for (const auto& path : paths_) {
-        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        EVOSCOPE_CHECK_IO(fd.get() >= 0, "cannot open '{}': {}", path.string(), errno_text());
-
-        struct stat st {};
-
-        EVOSCOPE_CHECK_IO(
-            ::fstat(fd.get(), &st) == 0, "cannot stat '{}': {}", path.string(), errno_text());
-        EVOSCOPE_CHECK_IO(S_ISREG(st.st_mode), "'{}' is not a regular file", path.string());
-        parts_.push_back(Part{.begin = size_, .size = static_cast<std::uint64_t>(st.st_size)});
-        size_ += static_cast<std::uint64_t>(st.st_size);
-        fds.push_back(std::move(fd));
-    }
-    EVOSCOPE_CHECK_FORMAT(size_ > 0, "'{}' is empty", describe());
-
-    const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    bool can_be_contiguous = true;
-    for (std::size_t i = 0; i + 1 < parts_.size(); ++i) {
-        // A non-empty part that does not end on a page boundary would have its last page
-        // overlaid by the next part's mapping.
-        if (parts_[i].size % page != 0 && parts_[i].begin + parts_[i].size < size_) {
-            can_be_contiguous = false;
-        }
-    }
-    if (can_be_contiguous) {
-        base_size_ = static_cast<std::size_t>((size_ + page - 1) / page * page);
-        void* reserved = ::mmap(
-            nullptr, base_size_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        EVOSCOPE_CHECK_IO(reserved != MAP_FAILED,
-                          "cannot reserve {} bytes of address space for '{}': {}",
-                          base_size_,
-                          describe(),
-                          errno_text());
-        base_ = static_cast<std::byte*>(reserved);
-        for (std::size_t i = 0; i < parts_.size(); ++i) {
-            Part& part = parts_[i];
-            if (part.size == 0) {
-                continue;
-            }
-            void* m = ::mmap(base_ + part.begin,
-                             static_cast<std::size_t>(part.size),
-                             PROT_READ,
-                             MAP_PRIVATE | MAP_FIXED,
-                             fds[i].get(),
-                             0);
-            if (m == MAP_FAILED) {
-                const std::string reason = errno_text();
-                ::munmap(base_, base_size_);
-                base_ = nullptr;
-                throw IoError(fmt::format("cannot map '{}': {}", paths_[i].string(), reason));
-            }
-            part.map = static_cast<std::byte*>(m);
-        }
-        return;
-    }
-    for (std::size_t i = 0; i < parts_.size(); ++i) {
-        Part& part = parts_[i];
-        if (part.size == 0) {
-            continue;
-        }
-        void* m = ::mmap(
-            nullptr, static_cast<std::size_t>(part.size), PROT_READ, MAP_PRIVATE, fds[i].get(), 0);
-        if (m == MAP_FAILED) {
-            const std::string reason = errno_text();
-            for (Part& done : parts_) {
-                if (done.map != nullptr) {
-                    ::munmap(done.map, static_cast<std::size_t>(done.size));
-                    done.map = nullptr;
-                }
-            }
-            throw IoError(fmt::format("cannot map '{}': {}", paths_[i].string(), reason));
-        }
-        part.map = static_cast<std::byte*>(m);
-    }
-}
-
-MappedParts::~MappedParts() {
-    if (base_ != nullptr) {
-        ::munmap(base_, base_size_);
-        return;
-    }
-    for (const Part& part : parts_) {
-        if (part.map != nullptr) {
-            ::munmap(part.map, static_cast<std::size_t>(part.size));
-        }
-    }
-}
-
-std::string MappedParts::describe() const {
-    if (paths_.size() == 1) {
-        return paths_.front().string();
-    }
-    return fmt::format("{} (+{} parts)", paths_.front().string(), paths_.size() - 1);
-}
-
-void MappedParts::check_range(std::uint64_t offset, std::uint64_t n) const {
-    EVOSCOPE_CHECK_FORMAT(offset <= size_ && n <= size_ - offset,
-                          "'{}': byte range [{}, {}) is beyond the end of the file ({} bytes); "
-                          "truncated file or missing part?",
-                          describe(),
-                          offset,
-                          offset + n,
-                          size_);
-}
-
-const std::byte* MappedParts::contiguous(std::uint64_t offset, std::uint64_t n) const {
-    check_range(offset, n);
-    if (base_ != nullptr) {
-        return base_ + offset;
-    }
-    for (const Part& part : parts_) {
-        if (offset >= part.begin && offset - part.begin + n <= part.size && part.map != nullptr) {
-            return part.map + (offset - part.begin);
-        }
-    }
-    return nullptr;
-}
-
-void MappedParts::read(std::uint64_t offset, std::span<std::byte> dst) const {
-    check_range(offset, dst.size());
-    std::size_t done = 0;
-    for (const Part& part : parts_) {
-        if (done == dst.size()) {
-            break;
-        }
-        const std::uint64_t pos = offset + done;
-        if (part.size == 0 || pos >= part.begin + part.size || pos < part.begin) {
-            continue;
-        }
-        const std::uint64_t in_part = pos - part.begin;
-        const auto n = static_cast<std::size_t>(
-            std::min<std::uint64_t>(part.size - in_part, dst.size() - done));
-        std::memcpy(dst.data() + done, part.map + in_part, n);
-        done += n;
-    }
-    EVOSCOPE_ASSERT(done == dst.size());
-}
-
-void MappedParts::evict(std::uint64_t offset, std::uint64_t n) const {
-    if (n == 0 || offset >= size_) {
-        return;
-    }
-    n = std::min(n, size_ - offset);
-    const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    auto advise =
-        [page](std::byte* map, std::uint64_t map_size, std::uint64_t begin, std::uint64_t end) {
-            begin = begin / page * page;
-            end = std::min((end + page - 1) / page * page, (map_size + page - 1) / page * page);
-            if (end > begin) {
-                // Advisory only: a failure leaves the pages resident, which is harmless.
-                ::madvise(map + begin, static_cast<std::size_t>(end - begin), MADV_DONTNEED);
-            }
-        };
-    if (base_ != nullptr) {
-        advise(base_, size_, offset, offset + n);
-        return;
-    }
-    for (const Part& part : parts_) {
-        if (part.map == nullptr) {
-            continue;
-        }
-        const std::uint64_t begin = std::max(offset, part.begin);
-        const std::uint64_t end = std::min(offset + n, part.begin + part.size);
-        if (begin < end) {
-            advise(part.map, part.size, begin - part.begin, end - part.begin);
-        }
-    }
+    return static_cast<std::uint32_t>(
+        crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,8 +121,7 @@ ZipReader::ZipReader(std::vector<std::filesystem::path> parts) : source_(std::mo
             "'{}' is not a zip archive (no end-of-central-directory record){}",
             file,
             zip_start ? ": it starts like one, so it is probably truncated or a part is missing"
-                      : "; torch.save has written zip archives since PyTorch 1.6, older "
-                        "(legacy tar/pickle) files are not supported"));
+                      : ""));
     }
     const std::uint64_t eocd_pos = size - tail_size + eocd;
     const std::byte* e = tail.data() + eocd;
@@ -463,32 +276,123 @@ const ZipEntry* ZipReader::find(const std::string& name) const {
     return it == index_.end() ? nullptr : &entries_[it->second];
 }
 
-void ZipReader::check_stored(const ZipEntry& entry) const {
-    EVOSCOPE_CHECK_FORMAT(entry.method == 0 && entry.compressed_size == entry.size,
-                          "'{}': entry '{}' is compressed (method {}); only stored entries are "
-                          "supported, as torch.save writes them (was the archive re-zipped?)",
-                          describe(),
-                          entry.name,
-                          entry.method);
-}
-
 std::vector<std::byte> ZipReader::read(const ZipEntry& entry) const {
-    check_stored(entry);
-    std::vector<std::byte> bytes(static_cast<std::size_t>(entry.size));
-    source_.read(entry.data_offset, bytes);
+    const std::string where = fmt::format("'{}': entry '{}'", describe(), entry.name);
+    std::vector<std::byte> bytes;
+    if (entry.method == 8) {
+        std::vector<std::byte> packed(static_cast<std::size_t>(entry.compressed_size));
+        source_.read(entry.data_offset, packed);
+        bytes = inflate_raw(packed, static_cast<std::size_t>(entry.size), where);
+    } else {
+        EVOSCOPE_CHECK_FORMAT(entry.is_stored(),
+                              "{}: unsupported compression method {} (stored and deflate only)",
+                              where,
+                              entry.method);
+        bytes.resize(static_cast<std::size_t>(entry.size));
+        source_.read(entry.data_offset, bytes);
+    }
     const std::uint32_t crc = crc32(bytes);
     EVOSCOPE_CHECK_FORMAT(crc == entry.crc32,
-                          "'{}': entry '{}' is corrupt (CRC-32 {:08x}, expected {:08x})",
-                          describe(),
-                          entry.name,
+                          "{} is corrupt (CRC32 {:08x}, expected {:08x})",
+                          where,
                           crc,
                           entry.crc32);
     return bytes;
 }
 
 const std::byte* ZipReader::data(const ZipEntry& entry) const {
-    check_stored(entry);
+    EVOSCOPE_CHECK_FORMAT(entry.is_stored(),
+                          "'{}': entry '{}' is compressed (method {}); only stored entries can be "
+                          "used in place (was the archive re-zipped?)",
+                          describe(),
+                          entry.name,
+                          entry.method);
     return source_.contiguous(entry.data_offset, entry.size);
 }
 
-}  // namespace evoscope::model
+// ---------------------------------------------------------------------------------------------
+// ZipWriter
+
+std::uint64_t ZipWriter::overhead(std::string_view name) {
+    return kLocalHeaderSize + kCentralHeaderSize + 2 * name.size();
+}
+
+ZipWriter::ZipWriter(OutputFile& out) : out_(out) {}
+
+void ZipWriter::add(std::string_view name,
+                    std::initializer_list<std::span<const std::byte>> pieces) {
+    std::uint64_t size = 0;
+    std::uint32_t crc = 0;
+    for (const auto piece : pieces) {
+        size += piece.size();
+        crc = crc32(piece, crc);
+    }
+    EVOSCOPE_CHECK(n_members_ < kMaxMembers && size <= kMaxSize && offset_ <= kMaxSize,
+                   "{}: member '{}' ({} bytes at offset {}) does not fit the 32-bit ZIP format "
+                   "(4 GiB, {} members); ZIP64 is not implemented: split the data over several "
+                   "files",
+                   out_.path(),
+                   name,
+                   size,
+                   offset_,
+                   kMaxMembers);
+    std::string local;
+    put32(local, kLocalHeaderSig);
+    put16(local, kZipVersion);
+    put16(local, 0);  // flags
+    put16(local, 0);  // method: stored
+    put16(local, 0);  // time 00:00:00
+    put16(local, kDosDate1980);
+    put32(local, crc);
+    put32(local, size);  // compressed size
+    put32(local, size);  // uncompressed size
+    put16(local, name.size());
+    put16(local, 0);  // extra field length
+    local += name;
+    out_.write(local);
+    for (const auto piece : pieces) {
+        out_.write(std::string_view(reinterpret_cast<const char*>(piece.data()), piece.size()));
+    }
+
+    put32(central_, kCentralHeaderSig);
+    put16(central_, kZipVersion);  // made by (MS-DOS attributes)
+    put16(central_, kZipVersion);  // needed to extract
+    put16(central_, 0);
+    put16(central_, 0);
+    put16(central_, 0);
+    put16(central_, kDosDate1980);
+    put32(central_, crc);
+    put32(central_, size);
+    put32(central_, size);
+    put16(central_, name.size());
+    put16(central_, 0);  // extra field length
+    put16(central_, 0);  // comment length
+    put16(central_, 0);  // disk number
+    put16(central_, 0);  // internal attributes
+    put32(central_, 0);  // external attributes
+    put32(central_, offset_);
+    central_ += name;
+    offset_ += local.size() + size;
+    ++n_members_;
+}
+
+void ZipWriter::finish() {
+    EVOSCOPE_CHECK(offset_ <= kMaxSize && central_.size() <= kMaxSize,
+                   "{}: the archive would be {} bytes, over the 4 GiB limit of the 32-bit ZIP "
+                   "format (ZIP64 is not implemented): split the data over several files",
+                   out_.path(),
+                   offset_ + central_.size() + kEocdSize);
+    std::string end;
+    put32(end, kEocdSig);
+    put16(end, 0);
+    put16(end, 0);
+    put16(end, n_members_);
+    put16(end, n_members_);
+    put32(end, central_.size());
+    put32(end, offset_);
+    put16(end, 0);  // comment length
+    out_.write(central_);
+    out_.write(end);
+}
+
+}  // namespace evoscope
