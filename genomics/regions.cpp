@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -242,6 +243,18 @@ std::vector<Interval> whole_genome(const ContigSet& contigs) {
         out.push_back(Interval{c.name, 0, c.length, Strand::Unknown});
     }
     return out;
+}
+
+HoldoutSplit split_holdout(const Interval& region, double fraction) {
+    EVOSCOPE_CHECK(fraction > 0 && fraction < 1, "--holdout-fraction {} is outside (0, 1)", fraction);
+    const auto length = static_cast<long double>(region.length());
+    const long double exact = length * static_cast<long double>(fraction);
+    auto n_eval = static_cast<std::int64_t>(std::ceil(exact - 1e-6L));
+    n_eval = std::clamp<std::int64_t>(n_eval, 0, region.length());
+    HoldoutSplit split{region, region};
+    split.train.end = region.end - n_eval;
+    split.eval.begin = region.end - n_eval;
+    return split;
 }
 
 }  // namespace evoscope::genomics

@@ -77,4 +77,14 @@ std::vector<Interval> read_bed_regions(const std::filesystem::path& path, const 
 /// One interval per contig, whole length, in reference order.
 std::vector<Interval> whole_genome(const ContigSet& contigs);
 
+/// The --holdout-fraction split of one region of length L, shared by `markov` and `model train`:
+/// eval = the last ceil(F * L) bases, train = the bases before (F * L within 1e-6 of an integer
+/// counts as that integer). Either part may be empty for a very short region.
+struct HoldoutSplit {
+    Interval train;
+    Interval eval;
+};
+/// @throws InputError unless 0 < fraction < 1.
+HoldoutSplit split_holdout(const Interval& region, double fraction);
+
 }  // namespace evoscope::genomics

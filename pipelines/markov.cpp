@@ -217,17 +217,6 @@ std::vector<int> parse_markov_orders(std::string_view spec) {
     return out;
 }
 
-HoldoutSplit split_holdout(const Interval& region, double fraction) {
-    EVOSCOPE_CHECK(fraction > 0 && fraction < 1, "--holdout-fraction {} is outside (0, 1)", fraction);
-    const auto length = static_cast<long double>(region.length());
-    const long double exact = length * static_cast<long double>(fraction);
-    auto n_eval = static_cast<std::int64_t>(std::ceil(exact - 1e-6L));
-    n_eval = std::clamp<std::int64_t>(n_eval, 0, region.length());
-    HoldoutSplit split{region, region};
-    split.train.end = region.end - n_eval;
-    split.eval.begin = region.end - n_eval;
-    return split;
-}
 
 
 MarkovResult run_markov(const MarkovOptions& config) {
@@ -258,7 +247,7 @@ MarkovResult run_markov(const MarkovOptions& config) {
             }
         }
         for (const auto& r : base) {
-            const HoldoutSplit s = split_holdout(r.interval, config.holdout_fraction);
+            const genomics::HoldoutSplit s = genomics::split_holdout(r.interval, config.holdout_fraction);
             if (s.train.empty() || s.eval.empty()) {
                 EVOSCOPE_LOG_WARN("region {} ({} bp) is too short to split with --holdout-fraction {}; "
                                   "left out", genomics::format_region_1b(r.interval), r.interval.length(),

@@ -38,14 +38,6 @@ struct MarkovOptions {
 /// @throws UsageError for bad syntax or an order outside 0..12.
 std::vector<int> parse_markov_orders(std::string_view spec);
 
-/// The --holdout-fraction split of one region of length L: eval = the last ceil(F * L) bases,
-/// train = the bases before (F * L within 1e-6 of an integer counts as that integer).
-/// Either part may be empty for a very short region.
-struct HoldoutSplit {
-    genomics::Interval train;
-    genomics::Interval eval;
-};
-HoldoutSplit split_holdout(const genomics::Interval& region, double fraction);
 
 struct MarkovResult {
     std::int64_t n_rows = 0;  ///< TSV rows written (without the header)

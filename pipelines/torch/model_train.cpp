@@ -22,6 +22,7 @@
 #include "core/log.hpp"
 #include "core/output_file.hpp"
 #include "genomics/fasta_reader.hpp"
+#include "genomics/interval_set.hpp"
 #include "genomics/regions.hpp"
 #include "genomics/sequence.hpp"
 #include "model/checkpoint.hpp"
@@ -177,42 +178,6 @@ std::vector<Interval> read_holdout(const std::string& spec, const genomics::Cont
     }
 }
 
-// Sorted by contig and begin, overlapping or touching intervals merged.
-std::vector<Interval> merge(std::vector<Interval> v) {
-    std::sort(v.begin(), v.end(), [](const Interval& a, const Interval& b) {
-        return a.contig != b.contig ? a.contig < b.contig : a.begin < b.begin;
-    });
-    std::vector<Interval> out;
-    for (auto& iv : v) {
-        if (!out.empty() && out.back().contig == iv.contig && iv.begin <= out.back().end) {
-            out.back().end = std::max(out.back().end, iv.end);
-        } else {
-            out.push_back(std::move(iv));
-        }
-    }
-    return out;
-}
-
-// Training intervals minus the held-out ones (per contig, sorted, overlaps merged).
-std::vector<Interval> subtract(const std::vector<Interval>& train, const std::vector<Interval>& holdout) {
-    std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> cut;
-    for (const auto& h : holdout) cut[h.contig].emplace_back(h.begin, h.end);
-    for (auto& [name, v] : cut) std::sort(v.begin(), v.end());
-    std::vector<Interval> out;
-    for (const auto& t : train) {
-        std::int64_t pos = t.begin;
-        if (const auto it = cut.find(t.contig); it != cut.end()) {
-            for (const auto& [b, e] : it->second) {
-                if (e <= pos || b >= t.end) continue;
-                if (b > pos) out.push_back(Interval{t.contig, pos, b, genomics::Strand::Unknown});
-                pos = std::max(pos, e);
-            }
-        }
-        if (pos < t.end) out.push_back(Interval{t.contig, pos, t.end, genomics::Strand::Unknown});
-    }
-    return out;
-}
-
 // --- model ------------------------------------------------------------------------------------
 
 // Rebuilds `cpu` on `device` with every tensor stored as float32, so saved checkpoints hold the
@@ -279,14 +244,21 @@ ModelTrainResult run_model_train(const ModelTrainOptions& given) {
     }
     if (config.holdout_fraction > 0) {
         for (const auto& t : train) {
-            const auto n_eval = static_cast<std::int64_t>(
-                std::ceil(static_cast<long double>(t.length()) * static_cast<long double>(config.holdout_fraction) -
-                          1e-6L));
-            if (n_eval > 0) holdout.push_back(Interval{t.contig, t.end - n_eval, t.end, genomics::Strand::Unknown});
+            const auto split = genomics::split_holdout(t, config.holdout_fraction);  // as `markov`
+            if (split.eval.length() > 0) holdout.push_back(split.eval);
         }
     }
-    holdout = merge(std::move(holdout));  // each held-out base is scored once
-    const std::vector<Interval> segments = subtract(train, holdout);
+    genomics::IntervalSet holdout_set;
+    for (const auto& h : holdout) holdout_set.add(h);
+    holdout = holdout_set.intervals();  // sorted and merged: each held-out base is scored once
+    // The training regions minus the held-out bases, region by region in the given order (the
+    // order fixes the data order of a seed).
+    std::vector<Interval> segments;
+    for (const auto& t : train) {
+        genomics::IntervalSet piece;
+        piece.add(t);
+        for (const auto& kept : piece.subtract(holdout_set).intervals()) segments.push_back(kept);
+    }
     EVOSCOPE_CHECK(!segments.empty(),
                    "no training sequence is left after removing the {} held-out region(s) from the {} training "
                    "region(s)",

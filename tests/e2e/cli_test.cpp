@@ -9,7 +9,7 @@ TEST_CASE("CLI: --help prints usage on stdout and exits 0", "[e2e][cli]") {
     const auto r = run_evoscope({"--help"});
     CHECK(r.exit_code == 0);
     // Every command of the table, grouped by stage, with its summary.
-    for (const char* command : {"windows", "markov", "run", "variants windows", "model init", "model train",
+    for (const char* command : {"windows", "markov", "run", "variants windows", "model info", "model init", "model train",
                                 "model convert", "model score", "model embed", "sae train", "sae eval",
                                 "sae encode", "sae convert"}) {
         INFO(command);
@@ -39,7 +39,7 @@ TEST_CASE("CLI: --version names evoscope, htslib and libtorch", "[e2e][cli]") {
 
 TEST_CASE("CLI: every command has --help on stdout, with defaults from its options", "[e2e][cli]") {
     const std::vector<std::vector<std::string>> commands = {
-        {"windows"},       {"markov"},          {"run"},           {"variants", "windows"},
+        {"windows"}, {"markov"}, {"run"}, {"variants", "windows"}, {"model", "info"},
         {"model", "init"}, {"model", "train"},  {"model", "convert"}, {"model", "score"},
         {"model", "embed"}, {"sae", "train"},   {"sae", "eval"},   {"sae", "encode"},
         {"sae", "convert"}};

@@ -56,3 +56,13 @@ TEST_CASE("the shipped model scores 8,192 held-out bases below 2 bits per base b
                      "the 1025-token context model") != std::string::npos);
     CHECK(bits_of(u.err) > 2.5);  // measured 5.73 (issue 10)
 }
+
+TEST_CASE("model info reads the shipped model's trained context without libtorch", "[e2e][model][shipped]") {
+    const auto r = run_evoscope({"model", "info", "-m", data_path("models/evoscope-small.safetensors").string()});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("model_name\tevoscope-small\n") != std::string::npos);
+    CHECK(r.out.find("trained_context\t1025\n") != std::string::npos);
+    CHECK(r.out.find("trained_context_source\tevoscope.trained_context\n") != std::string::npos);
+    CHECK(r.out.find("max_seqlen\t8192\n") != std::string::npos);
+}

@@ -1,13 +1,19 @@
 // The torch-free stages called in process, as a library user (or a future `evoscope run`) does:
 // their results agree with what they wrote.
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
+#include <span>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "core/error.hpp"
+#include "formats/safetensors.hpp"
+#include "genomics/regions.hpp"
 #include "pipelines/main_job.hpp"
 #include "pipelines/markov.hpp"
+#include "pipelines/model_info.hpp"
 #include "pipelines/windows.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -78,12 +84,12 @@ TEST_CASE("run_markov: one row per order; order 3 beats order 0 on held-out lamb
 
 TEST_CASE("split_holdout: the shared --holdout-fraction rule", "[unit][pipelines]") {
     const evoscope::genomics::Interval region{"c", 100, 200, evoscope::genomics::Strand::Forward};
-    const auto split = pl::split_holdout(region, 0.1);
+    const auto split = evoscope::genomics::split_holdout(region, 0.1);
     CHECK(split.train.begin == 100);
     CHECK(split.train.end == 190);
     CHECK(split.eval.begin == 190);
     CHECK(split.eval.end == 200);
-    const auto odd = pl::split_holdout({"c", 0, 15, evoscope::genomics::Strand::Forward}, 0.1);
+    const auto odd = evoscope::genomics::split_holdout({"c", 0, 15, evoscope::genomics::Strand::Forward}, 0.1);
     CHECK(odd.eval.length() == 2);  // ceil(1.5)
 }
 
@@ -111,4 +117,45 @@ TEST_CASE("run_main_job: an output folder under a file is an input error", "[uni
     o.fasta = fixture_path("genomics/small.fa").string();
     o.outdir = (tmp / "afile" / "x").string();
     CHECK_THROWS_AS(pl::run_main_job(o), evoscope::IoError);
+}
+
+TEST_CASE("run_model_info: sizes from the header, trained context from metadata or max_seqlen",
+          "[unit][pipelines]") {
+    TempDir tmp;
+    const std::vector<float> w(12, 1.0F);
+    const std::vector<std::uint16_t> b(5, 0);
+    const std::vector<evoscope::SafetensorsTensor> tensors{
+        {"w", "F32", {4, 3}, std::as_bytes(std::span<const float>(w))},
+        {"b", "BF16", {5}, std::as_bytes(std::span<const std::uint16_t>(b))}};
+    const std::string yaml = "model_name: \"tiny\"\nhidden_size: 32\nnum_layers: 4\nmax_seqlen: 8192\n";
+    evoscope::write_safetensors(tmp / "m.safetensors", tensors,
+                                {{"evoscope.config", yaml}, {"evoscope.trained_context", "1025"}});
+    pl::ModelInfoOptions o;
+    o.model = (tmp / "m.safetensors").string();
+    o.output = (tmp / "info.tsv").string();
+    const auto info = pl::run_model_info(o);
+    CHECK(info.model_name == "tiny");
+    CHECK(info.n_tensors == 2);
+    CHECK(info.n_params == 17);
+    CHECK(info.dtype_params.at("F32") == 12);
+    CHECK(info.dtype_params.at("BF16") == 5);
+    CHECK(info.hidden_size == 32);
+    CHECK(info.num_layers == 4);
+    CHECK(info.trained_context == 1025);
+    CHECK(info.trained_context_source == "evoscope.trained_context");
+    CHECK(read_file(tmp / "info.tsv").find("trained_context\t1025\n") != std::string::npos);
+
+    // No recorded context: the config's max_seqlen (what an official checkpoint was trained at).
+    evoscope::write_safetensors(tmp / "n.safetensors", tensors, {{"evoscope.config", yaml}});
+    o.model = (tmp / "n.safetensors").string();
+    o.output = "-";
+    const auto fallback = pl::run_model_info(o);
+    CHECK(fallback.trained_context == 8192);
+    CHECK(fallback.trained_context_source == "config max_seqlen");
+
+    // A malformed value names the file and the key.
+    evoscope::write_safetensors(tmp / "bad.safetensors", tensors, {{"evoscope.trained_context", "lots"}});
+    o.model = (tmp / "bad.safetensors").string();
+    CHECK_THROWS_WITH(pl::run_model_info(o), Catch::Contains("bad.safetensors") &&
+                                                 Catch::Contains("evoscope.trained_context"));
 }
