@@ -14,14 +14,14 @@
 //          the complex product (6 per bin); HCL filter generation 2*S*L per channel;
 //   short filters: featurizer 2*3*3D*L, HCS 2*7*D*L.
 // Elementwise work (norms, gates, residuals, rotary, softmax) is not counted.
-#include <fmt/format.h>
-#include <torch/torch.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <string>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
 
 #include "core/run_info.hpp"
 #include "model/config.hpp"
@@ -31,7 +31,8 @@
 namespace {
 
 double now_s() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 // Resets the kernel's peak-RSS counter (Linux >= 4.0) so VmHWM measures what follows.
@@ -61,7 +62,8 @@ double matmul_gflops(std::int64_t n) {
         c = at::matmul(a, b);
         best = std::min(best, now_s() - t0);
     }
-    return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / best / 1e9;
+    return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / best /
+           1e9;
 }
 
 }  // namespace
@@ -95,10 +97,18 @@ int main(int argc, char** argv) {
     c.num_layers = static_cast<std::int64_t>(pattern.size());
     for (std::int64_t i = 0; i < c.num_layers; ++i) {
         switch (pattern[static_cast<std::size_t>(i)]) {
-            case 'S': c.hcs_layer_idxs.push_back(i); break;
-            case 'D': c.hcm_layer_idxs.push_back(i); break;
-            case 'H': c.hcl_layer_idxs.push_back(i); break;
-            default: c.attn_layer_idxs.push_back(i); break;
+            case 'S':
+                c.hcs_layer_idxs.push_back(i);
+                break;
+            case 'D':
+                c.hcm_layer_idxs.push_back(i);
+                break;
+            case 'H':
+                c.hcl_layer_idxs.push_back(i);
+                break;
+            default:
+                c.attn_layer_idxs.push_back(i);
+                break;
         }
     }
     const double D = 1920, I = 5120, V = 512, S = 16, Ld = static_cast<double>(L);
@@ -111,21 +121,29 @@ int main(int argc, char** argv) {
             flops += 2.0 * Ld * Ld * D;
         } else {
             flops += 2.0 * 3.0 * 3.0 * D * Ld;
-            if (kind == 'S') flops += 2.0 * 7.0 * D * Ld;
-            if (kind == 'D') flops += fft_conv;
-            if (kind == 'H') flops += fft_conv + 2.0 * S * Ld * D;
+            if (kind == 'S')
+                flops += 2.0 * 7.0 * D * Ld;
+            if (kind == 'D')
+                flops += fft_conv;
+            if (kind == 'H')
+                flops += fft_conv + 2.0 * S * Ld * D;
         }
     }
 
     fmt::print("evoscope model benchmark: libtorch {}, {} threads\n",
-               evoscope::model::torch_version(), at::get_num_threads());
+               evoscope::model::torch_version(),
+               at::get_num_threads());
     const double gflops = matmul_gflops(4096);
     fmt::print("matmul 4096x4096x4096 fp32: {:.1f} GFLOP/s (best of 3)\n", gflops);
 
     double t0 = now_s();
     const auto model = evoscope::model::Evo2Model::init_random(c, 1, "cpu");
-    fmt::print("model {} (d_model 1920, 15 heads, groups 128, inner 5120): {:.1f} M params, init {:.1f} s\n",
-               c.pattern(), static_cast<double>(model.n_params()) / 1e6, now_s() - t0);
+    fmt::print(
+        "model {} (d_model 1920, 15 heads, groups 128, inner 5120): {:.1f} M params, init {:.1f} "
+        "s\n",
+        c.pattern(),
+        static_cast<double>(model.n_params()) / 1e6,
+        now_s() - t0);
 
     const at::Tensor warm = at::full({1, 256}, 65, at::kLong);
     model.logits(warm);
@@ -137,10 +155,19 @@ int main(int argc, char** argv) {
     const double seconds = now_s() - t0;
     const double peak = vm_hwm_bytes();
     fmt::print("forward B=1 L={} fp32: {:.2f} s, {:.0f} tokens/s, logits finite: {}\n",
-               L, seconds, Ld / seconds, logits.isfinite().all().item<bool>());
-    fmt::print("peak RSS: {:.2f} GB during the forward (peak before it, weights and setup: {:.2f} GB)\n",
-               peak / 1e9, rss_before / 1e9);
-    fmt::print("counted model FLOPs: {:.1f} GFLOP -> {:.1f} GFLOP/s, model FLOP utilisation {:.1f}% of matmul\n",
-               flops / 1e9, flops / seconds / 1e9, 100.0 * flops / seconds / 1e9 / gflops);
+               L,
+               seconds,
+               Ld / seconds,
+               logits.isfinite().all().item<bool>());
+    fmt::print(
+        "peak RSS: {:.2f} GB during the forward (peak before it, weights and setup: {:.2f} GB)\n",
+        peak / 1e9,
+        rss_before / 1e9);
+    fmt::print(
+        "counted model FLOPs: {:.1f} GFLOP -> {:.1f} GFLOP/s, model FLOP utilisation {:.1f}% of "
+        "matmul\n",
+        flops / 1e9,
+        flops / seconds / 1e9,
+        100.0 * flops / seconds / 1e9 / gflops);
     return 0;
 }

@@ -8,12 +8,12 @@
 // Prints tokens/s for training (sparse path, dense path and their ratio) and encoding, the
 // GFLOP/s of a [B, d_in] x [d_in, d_sae] matmul (the encoder's dense GEMM, the floor of every
 // path), and the peak RSS. Data: Gaussian rows (throughput does not depend on the values).
-#include <fmt/format.h>
-#include <torch/torch.h>
-
 #include <chrono>
 #include <cstdint>
 #include <string>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
 
 #include "core/run_info.hpp"
 #include "model/torch_info.hpp"
@@ -23,7 +23,8 @@
 namespace {
 
 double now_s() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace
@@ -37,14 +38,22 @@ int main(int argc, char** argv) {
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         const std::string v = argv[i + 1];
-        if (a == "--threads") threads = std::stoi(v);
-        else if (a == "--d-in") d_in = std::stoll(v);
-        else if (a == "--d-sae") d_sae = std::stoll(v);
-        else if (a == "--k") k = std::stoll(v);
-        else if (a == "--batch") batch = std::stoll(v);
-        else if (a == "--steps") steps = std::stoll(v);
-        else if (a == "--arch") arch = v;
-        else if (a == "--aux-coeff") aux_coeff = std::stod(v);
+        if (a == "--threads")
+            threads = std::stoi(v);
+        else if (a == "--d-in")
+            d_in = std::stoll(v);
+        else if (a == "--d-sae")
+            d_sae = std::stoll(v);
+        else if (a == "--k")
+            k = std::stoll(v);
+        else if (a == "--batch")
+            batch = std::stoll(v);
+        else if (a == "--steps")
+            steps = std::stoll(v);
+        else if (a == "--arch")
+            arch = v;
+        else if (a == "--aux-coeff")
+            aux_coeff = std::stod(v);
         else {
             fmt::print(stderr, "unknown option {}\n", a);
             return 2;
@@ -52,8 +61,15 @@ int main(int argc, char** argv) {
     }
     model::set_num_threads(threads);
     torch::NoGradGuard no_grad;
-    fmt::print("SAE {} d_in {} d_sae {} k {}, batch {} tokens, {} steps, {} threads, {}\n", arch, d_in, d_sae, k, batch,
-               steps, at::get_num_threads(), "libtorch " + model::torch_version());
+    fmt::print("SAE {} d_in {} d_sae {} k {}, batch {} tokens, {} steps, {} threads, {}\n",
+               arch,
+               d_in,
+               d_sae,
+               k,
+               batch,
+               steps,
+               at::get_num_threads(),
+               "libtorch " + model::torch_version());
 
     const at::Tensor x = at::randn({batch, d_in});
     // Matmul reference: the encoder GEMM.
@@ -62,9 +78,15 @@ int main(int argc, char** argv) {
         at::mm(x, w);
         const double t0 = now_s();
         const int reps = 5;
-        for (int i = 0; i < reps; ++i) at::mm(x, w);
+        for (int i = 0; i < reps; ++i)
+            at::mm(x, w);
         const double dt = (now_s() - t0) / reps;
-        fmt::print("matmul [{} x {}] x [{} x {}]: {:.1f} ms, {:.1f} GFLOP/s\n", batch, d_in, d_in, d_sae, dt * 1e3,
+        fmt::print("matmul [{} x {}] x [{} x {}]: {:.1f} ms, {:.1f} GFLOP/s\n",
+                   batch,
+                   d_in,
+                   d_in,
+                   d_sae,
+                   dt * 1e3,
                    2.0 * static_cast<double>(batch * d_in * d_sae) / dt / 1e9);
     }
     sae::SaeConfig c;
@@ -83,22 +105,28 @@ int main(int argc, char** argv) {
         sae::SaeTrainer trainer(s, o);
         trainer.step(x);  // warm-up
         const double t0 = now_s();
-        for (std::int64_t i = 0; i < steps; ++i) trainer.step(x);
+        for (std::int64_t i = 0; i < steps; ++i)
+            trainer.step(x);
         const double dt = now_s() - t0;
         const int p = path == sae::DecoderPath::Sparse ? 0 : 1;
         tok_s[p] = static_cast<double>(steps * batch) / dt;
-        fmt::print("train ({} path): {:.1f} ms/step, {:.0f} tokens/s\n", p == 0 ? "sparse" : "dense",
-                   dt / static_cast<double>(steps) * 1e3, tok_s[p]);
+        fmt::print("train ({} path): {:.1f} ms/step, {:.0f} tokens/s\n",
+                   p == 0 ? "sparse" : "dense",
+                   dt / static_cast<double>(steps) * 1e3,
+                   tok_s[p]);
     }
     fmt::print("sparse / dense training speed: {:.2f}x\n", tok_s[0] / tok_s[1]);
     {
         sae::Sae s = sae::Sae::init(c, 1, "cpu", 1.0);
-        if (c.arch == sae::Arch::BatchTopK) s.set_threshold(at::full({1}, 0.5));
+        if (c.arch == sae::Arch::BatchTopK)
+            s.set_threshold(at::full({1}, 0.5));
         s.encode(x);
         const double t0 = now_s();
-        for (std::int64_t i = 0; i < steps; ++i) s.encode(x);
+        for (std::int64_t i = 0; i < steps; ++i)
+            s.encode(x);
         const double dt = now_s() - t0;
-        fmt::print("encode (sparse codes): {:.0f} tokens/s\n", static_cast<double>(steps * batch) / dt);
+        fmt::print("encode (sparse codes): {:.0f} tokens/s\n",
+                   static_cast<double>(steps * batch) / dt);
     }
     fmt::print("peak RSS {:.2f} GB\n", static_cast<double>(peak_rss_bytes()) / 1e9);
     return 0;

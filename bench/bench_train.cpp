@@ -8,12 +8,12 @@
 // groups 16, inner MLP 344, state 16, random weights, fp32; windows of 1024 predicted bases,
 // batch 8, random DNA. Prints training tokens/s (predicted tokens per second of optimizer steps,
 // one warm-up step excluded), seconds per step and the peak RSS.
-#include <fmt/format.h>
-#include <torch/torch.h>
-
 #include <chrono>
 #include <cstdint>
 #include <string>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
 
 #include "core/run_info.hpp"
 #include "model/config.hpp"
@@ -24,10 +24,13 @@
 namespace {
 
 double now_s() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
-evoscope::model::ModelConfig candidate(std::int64_t d, std::int64_t inner, const std::string& pattern) {
+evoscope::model::ModelConfig candidate(std::int64_t d,
+                                       std::int64_t inner,
+                                       const std::string& pattern) {
     evoscope::model::ModelConfig c;
     c.model_name = "evoscope-bench-train";
     c.hidden_size = d;
@@ -35,10 +38,18 @@ evoscope::model::ModelConfig candidate(std::int64_t d, std::int64_t inner, const
     c.num_layers = static_cast<std::int64_t>(pattern.size());
     for (std::int64_t i = 0; i < c.num_layers; ++i) {
         switch (pattern[static_cast<std::size_t>(i)]) {
-            case 'S': c.hcs_layer_idxs.push_back(i); break;
-            case 'D': c.hcm_layer_idxs.push_back(i); break;
-            case 'H': c.hcl_layer_idxs.push_back(i); break;
-            default: c.attn_layer_idxs.push_back(i); break;
+            case 'S':
+                c.hcs_layer_idxs.push_back(i);
+                break;
+            case 'D':
+                c.hcm_layer_idxs.push_back(i);
+                break;
+            case 'H':
+                c.hcl_layer_idxs.push_back(i);
+                break;
+            default:
+                c.attn_layer_idxs.push_back(i);
+                break;
         }
     }
     c.hcm_filter_length = 128;
@@ -68,13 +79,20 @@ int main(int argc, char** argv) {
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         const std::string v = argv[i + 1];
-        if (a == "--threads") threads = std::stoi(v);
-        else if (a == "--window") window = std::stoll(v);
-        else if (a == "--batch") batch = std::stoll(v);
-        else if (a == "--steps") steps = std::stoll(v);
-        else if (a == "--hidden") d = std::stoll(v);
-        else if (a == "--inner") inner = std::stoll(v);
-        else if (a == "--layers") pattern = v;
+        if (a == "--threads")
+            threads = std::stoi(v);
+        else if (a == "--window")
+            window = std::stoll(v);
+        else if (a == "--batch")
+            batch = std::stoll(v);
+        else if (a == "--steps")
+            steps = std::stoll(v);
+        else if (a == "--hidden")
+            d = std::stoll(v);
+        else if (a == "--inner")
+            inner = std::stoll(v);
+        else if (a == "--layers")
+            pattern = v;
         else {
             fmt::print(stderr, "unknown option {}\n", a);
             return 2;
@@ -87,7 +105,9 @@ int main(int argc, char** argv) {
     tc.total_steps = steps + 1;
     evoscope::model::Trainer trainer(model, tc);
     const at::Tensor letters = torch::tensor({65, 67, 71, 84}, at::kLong);
-    auto batch_ids = [&] { return letters.index({at::randint(0, 4, {batch, window + 1}, at::kLong)}); };
+    auto batch_ids = [&] {
+        return letters.index({at::randint(0, 4, {batch, window + 1}, at::kLong)});
+    };
     trainer.step(batch_ids());  // warm-up
     const double t0 = now_s();
     double loss = 0;
@@ -96,10 +116,22 @@ int main(int argc, char** argv) {
     }
     const double dt = now_s() - t0;
     const double tokens = static_cast<double>(steps * batch * window);
-    fmt::print("model: d_model {}, pattern {}, inner {}, {} parameters; window {}, batch {}, threads {}\n", d, pattern,
-               inner, model.n_params(), window, batch, at::get_num_threads());
-    fmt::print("training: {:.0f} tokens/s ({:.3f} s per step of {} tokens, {} steps, last loss {:.3f})\n",
-               tokens / dt, dt / static_cast<double>(steps), batch * window, steps, loss);
+    fmt::print(
+        "model: d_model {}, pattern {}, inner {}, {} parameters; window {}, batch {}, threads {}\n",
+        d,
+        pattern,
+        inner,
+        model.n_params(),
+        window,
+        batch,
+        at::get_num_threads());
+    fmt::print(
+        "training: {:.0f} tokens/s ({:.3f} s per step of {} tokens, {} steps, last loss {:.3f})\n",
+        tokens / dt,
+        dt / static_cast<double>(steps),
+        batch * window,
+        steps,
+        loss);
     fmt::print("peak RSS: {:.2f} GB\n", static_cast<double>(evoscope::peak_rss_bytes()) / 1e9);
     return 0;
 }

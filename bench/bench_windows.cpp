@@ -5,9 +5,8 @@
 // Prints windows/s and MB/s for (1) the in-process WindowStream, (2) `evoscope windows --format
 // fasta` and (3) `samtools faidx -r regions.txt` over the same regions (both writing FASTA with
 // 60-column lines to /dev/null), the ratio samtools-time / evoscope-time (>= 1 means evoscope is
-// at least as fast), and each process's peak RSS. Run it on two genome sizes to see memory stay flat.
-#include <fmt/format.h>
-
+// at least as fast), and each process's peak RSS. Run it on two genome sizes to see memory stay
+// flat.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +14,8 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -42,7 +43,8 @@ ChildRun run_child(const std::vector<std::string>& argv) {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     const auto t0 = std::chrono::steady_clock::now();
     pid_t pid = 0;
@@ -66,8 +68,10 @@ ChildRun best_of(const std::vector<std::string>& argv, int repeat) {
     best.seconds = 1e30;
     for (int i = 0; i < repeat; ++i) {
         const auto r = run_child(argv);
-        if (r.exit_code != 0) return r;
-        if (r.seconds < best.seconds) best = r;
+        if (r.exit_code != 0)
+            return r;
+        if (r.seconds < best.seconds)
+            best = r;
     }
     return best;
 }
@@ -82,10 +86,14 @@ int main(int argc, char** argv) {
     int repeat = 5;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--window" && i + 1 < argc) window = parse_int64(argv[++i], "--window");
-        else if (a == "--stride" && i + 1 < argc) stride = parse_int64(argv[++i], "--stride");
-        else if (a == "--repeat" && i + 1 < argc) repeat = static_cast<int>(parse_int64(argv[++i], "--repeat"));
-        else fasta_path = a;
+        if (a == "--window" && i + 1 < argc)
+            window = parse_int64(argv[++i], "--window");
+        else if (a == "--stride" && i + 1 < argc)
+            stride = parse_int64(argv[++i], "--stride");
+        else if (a == "--repeat" && i + 1 < argc)
+            repeat = static_cast<int>(parse_int64(argv[++i], "--repeat"));
+        else
+            fasta_path = a;
     }
 
     const genomics::FastaReader fasta(fasta_path);
@@ -109,48 +117,83 @@ int main(int argc, char** argv) {
             bases += static_cast<std::int64_t>(w->sequence.size());
             checksum += static_cast<unsigned char>(w->sequence[w->sequence.size() / 2]);
         }
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         best_stream = std::min(best_stream, s);
         n_windows = windows;
         n_bases = bases;
-        if (checksum == 0) std::puts("");  // keep the loop observable
+        if (checksum == 0)
+            std::puts("");  // keep the loop observable
     }
 
     // Regions file for samtools: exactly the windows evoscope makes.
-    const auto tmp = std::filesystem::temp_directory_path() / fmt::format("evoscope-bench-{}", ::getpid());
+    const auto tmp =
+        std::filesystem::temp_directory_path() / fmt::format("evoscope-bench-{}", ::getpid());
     std::filesystem::create_directories(tmp);
     const auto regions_txt = tmp / "regions.txt";
     {
         std::FILE* f = std::fopen(regions_txt.c_str(), "w");
         genomics::WindowStream stream(fasta, genomics::whole_genome(contigs), config);
         while (auto w = stream.next()) {
-            std::fprintf(f, "%s:%lld-%lld\n", w->interval.contig.c_str(),
-                         static_cast<long long>(w->interval.begin + 1), static_cast<long long>(w->interval.end));
+            std::fprintf(f,
+                         "%s:%lld-%lld\n",
+                         w->interval.contig.c_str(),
+                         static_cast<long long>(w->interval.begin + 1),
+                         static_cast<long long>(w->interval.end));
         }
         std::fclose(f);
     }
 
-    const auto ours = best_of({EVOSCOPE_BIN, "windows", "-q", "-f", fasta_path, "-w", std::to_string(window), "-s",
-                               std::to_string(stride), "--format", "fasta"},
+    const auto ours = best_of({EVOSCOPE_BIN,
+                               "windows",
+                               "-q",
+                               "-f",
+                               fasta_path,
+                               "-w",
+                               std::to_string(window),
+                               "-s",
+                               std::to_string(stride),
+                               "--format",
+                               "fasta"},
                               repeat);
     const auto sam = best_of({"samtools", "faidx", "-r", regions_txt.string(), fasta_path}, repeat);
     std::filesystem::remove_all(tmp);
 
     const double mb = static_cast<double>(n_bases) / 1e6;
-    fmt::print("genome {} ({} contigs), window {} bp, stride {} bp: {} windows, {:.1f} MB of window sequence\n",
-               fasta_path, fasta.contigs().size(), window, stride, n_windows, mb);
-    fmt::print("{:<34} {:>10} {:>14} {:>10} {:>12}\n", "", "seconds", "windows/s", "MB/s", "peak RSS MB");
-    fmt::print("{:<34} {:>10.4f} {:>14.0f} {:>10.1f} {:>12}\n", "evoscope WindowStream (in-process)", best_stream,
-               static_cast<double>(n_windows) / best_stream, mb / best_stream, "-");
+    fmt::print(
+        "genome {} ({} contigs), window {} bp, stride {} bp: {} windows, {:.1f} MB of window "
+        "sequence\n",
+        fasta_path,
+        fasta.contigs().size(),
+        window,
+        stride,
+        n_windows,
+        mb);
+    fmt::print(
+        "{:<34} {:>10} {:>14} {:>10} {:>12}\n", "", "seconds", "windows/s", "MB/s", "peak RSS MB");
+    fmt::print("{:<34} {:>10.4f} {:>14.0f} {:>10.1f} {:>12}\n",
+               "evoscope WindowStream (in-process)",
+               best_stream,
+               static_cast<double>(n_windows) / best_stream,
+               mb / best_stream,
+               "-");
     if (ours.exit_code == 0) {
-        fmt::print("{:<34} {:>10.4f} {:>14.0f} {:>10.1f} {:>12.1f}\n", "evoscope windows --format fasta", ours.seconds,
-                   static_cast<double>(n_windows) / ours.seconds, mb / ours.seconds, ours.peak_rss_mb);
+        fmt::print("{:<34} {:>10.4f} {:>14.0f} {:>10.1f} {:>12.1f}\n",
+                   "evoscope windows --format fasta",
+                   ours.seconds,
+                   static_cast<double>(n_windows) / ours.seconds,
+                   mb / ours.seconds,
+                   ours.peak_rss_mb);
     } else {
         fmt::print("evoscope windows failed (exit {})\n", ours.exit_code);
     }
     if (sam.exit_code == 0) {
-        fmt::print("{:<34} {:>10.4f} {:>14.0f} {:>10.1f} {:>12.1f}\n", "samtools faidx -r (same regions)", sam.seconds,
-                   static_cast<double>(n_windows) / sam.seconds, mb / sam.seconds, sam.peak_rss_mb);
+        fmt::print("{:<34} {:>10.4f} {:>14.0f} {:>10.1f} {:>12.1f}\n",
+                   "samtools faidx -r (same regions)",
+                   sam.seconds,
+                   static_cast<double>(n_windows) / sam.seconds,
+                   mb / sam.seconds,
+                   sam.peak_rss_mb);
         if (ours.exit_code == 0) {
             fmt::print("ratio samtools/evoscope (CLI vs CLI, FASTA out): {:.2f}  (goal >= 1.0)\n",
                        sam.seconds / ours.seconds);

@@ -39,7 +39,8 @@ struct GroupSpec {
 
 constexpr GroupSpec kGroups[] = {
     {"variants", "Variants: reference/alternate window pairs"},
-    {"model", "The model: info, init, train, convert, score, embed (all but info run in evoscope-torch)"},
+    {"model",
+     "The model: info, init, train, convert, score, embed (all but info run in evoscope-torch)"},
     {"sae", "Sparse autoencoders: train, eval, encode, convert (run in evoscope-torch)"},
 };
 

@@ -25,7 +25,11 @@ void add_window_source_options(CLI::App& app,
                    o.index_cache_dir,
                    "Folder for FASTA indexes when the FASTA's folder is read-only (default: "
                    "~/.cache/evoscope)");
-    app.add_option("-w,--window", o.window_bp, "Window length in bp (0: 8192; for commands that run a model, its trained context - 1, at most 8192)")->check(CLI::PositiveNumber);
+    app.add_option("-w,--window",
+                   o.window_bp,
+                   "Window length in bp (0: 8192; for commands that run a model, its trained "
+                   "context - 1, at most 8192)")
+        ->check(CLI::PositiveNumber);
     app.add_option(
            "-s,--stride", o.stride_bp, "Step between window starts in bp (0 = the window length)")
         ->check(CLI::NonNegativeNumber);

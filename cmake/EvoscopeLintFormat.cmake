@@ -6,13 +6,11 @@ execute_process(COMMAND ${_clang_format} --version OUTPUT_VARIABLE _version)
 if(NOT _version MATCHES "version 14\\.")
     message(FATAL_ERROR "lint: format needs clang-format 14 (found: ${_version})")
 endif()
-# The folders already formatted; the rest of the tree joins as it is reformatted (one commit
-# each, so that the history stays readable).
-set(_formatted cli tests/unit/cli tests/unit/pipelines)
+# CUDA sources (sae/cuda/*.cu, *.cuh) are left out: clang-format 14's handling of kernel launches
+# is not one we want to enforce.
 set(_files "")
-foreach(_module IN LISTS _formatted)
-    file(GLOB_RECURSE _module_files "${SOURCE_DIR}/${_module}/*.hpp" "${SOURCE_DIR}/${_module}/*.cpp"
-        "${SOURCE_DIR}/${_module}/*.cu" "${SOURCE_DIR}/${_module}/*.cuh")
+foreach(_module core formats genomics model store sae annotate pipelines cli bench tests)
+    file(GLOB_RECURSE _module_files "${SOURCE_DIR}/${_module}/*.hpp" "${SOURCE_DIR}/${_module}/*.cpp")
     list(APPEND _files ${_module_files})
 endforeach()
 list(FILTER _files EXCLUDE REGEX "/tests/data/")

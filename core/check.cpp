@@ -2,12 +2,10 @@
 
 namespace evoscope::detail {
 
-void throw_internal(const char* expr,
-                    const char* func,
-                    const char* file,
-                    int line,
-                    const std::string& message) {
-    std::string text = fmt::format("internal check failed: {} in {} ({}:{})", expr, func, file, line);
+void throw_internal(
+    const char* expr, const char* func, const char* file, int line, const std::string& message) {
+    std::string text =
+        fmt::format("internal check failed: {} in {} ({}:{})", expr, func, file, line);
     if (!message.empty()) {
         text += ": " + message;
     }

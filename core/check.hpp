@@ -10,19 +10,16 @@
 
 namespace evoscope::detail {
 
-[[noreturn]] void throw_internal(const char* expr,
-                                 const char* func,
-                                 const char* file,
-                                 int line,
-                                 const std::string& message);
+[[noreturn]] void throw_internal(
+    const char* expr, const char* func, const char* file, int line, const std::string& message);
 
 }  // namespace evoscope::detail
 
-#define EVOSCOPE_CHECK_AS(type, cond, ...)                 \
-    do {                                                   \
-        if (!(cond)) [[unlikely]] {                        \
+#define EVOSCOPE_CHECK_AS(type, cond, ...)                    \
+    do {                                                      \
+        if (!(cond)) [[unlikely]] {                           \
             throw ::evoscope::type(fmt::format(__VA_ARGS__)); \
-        }                                                  \
+        }                                                     \
     } while (0)
 
 #define EVOSCOPE_CHECK(cond, ...) EVOSCOPE_CHECK_AS(InputError, cond, __VA_ARGS__)
@@ -31,12 +28,12 @@ namespace evoscope::detail {
 #define EVOSCOPE_CHECK_IO(cond, ...) EVOSCOPE_CHECK_AS(IoError, cond, __VA_ARGS__)
 #define EVOSCOPE_CHECK_MODEL(cond, ...) EVOSCOPE_CHECK_AS(ModelError, cond, __VA_ARGS__)
 
-#define EVOSCOPE_ASSERT_MSG(cond, ...)                                                  \
-    do {                                                                                \
-        if (!(cond)) [[unlikely]] {                                                     \
-            ::evoscope::detail::throw_internal(                                         \
-                #cond, __func__, __FILE__, __LINE__, fmt::format(__VA_ARGS__));         \
-        }                                                                               \
+#define EVOSCOPE_ASSERT_MSG(cond, ...)                                          \
+    do {                                                                        \
+        if (!(cond)) [[unlikely]] {                                             \
+            ::evoscope::detail::throw_internal(                                 \
+                #cond, __func__, __FILE__, __LINE__, fmt::format(__VA_ARGS__)); \
+        }                                                                       \
     } while (0)
 
 #define EVOSCOPE_ASSERT(cond) EVOSCOPE_ASSERT_MSG(cond, "")

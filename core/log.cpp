@@ -49,12 +49,18 @@ Sink& sink() {
 
 char level_letter(Level level) {
     switch (level) {
-        case Level::Error: return 'E';
-        case Level::Warn: return 'W';
-        case Level::Info: return 'I';
-        case Level::Debug: return 'D';
-        case Level::Trace: return 'T';
-        case Level::Off: break;
+        case Level::Error:
+            return 'E';
+        case Level::Warn:
+            return 'W';
+        case Level::Info:
+            return 'I';
+        case Level::Debug:
+            return 'D';
+        case Level::Trace:
+            return 'T';
+        case Level::Off:
+            break;
     }
     return '?';
 }
@@ -81,12 +87,18 @@ Level parse_level(std::string_view text) {
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) {
         return static_cast<char>(std::tolower(c));
     });
-    if (lower == "off" || lower == "0") return Level::Off;
-    if (lower == "error" || lower == "1") return Level::Error;
-    if (lower == "warn" || lower == "warning" || lower == "2") return Level::Warn;
-    if (lower == "info" || lower == "3") return Level::Info;
-    if (lower == "debug" || lower == "4") return Level::Debug;
-    if (lower == "trace" || lower == "5") return Level::Trace;
+    if (lower == "off" || lower == "0")
+        return Level::Off;
+    if (lower == "error" || lower == "1")
+        return Level::Error;
+    if (lower == "warn" || lower == "warning" || lower == "2")
+        return Level::Warn;
+    if (lower == "info" || lower == "3")
+        return Level::Info;
+    if (lower == "debug" || lower == "4")
+        return Level::Debug;
+    if (lower == "trace" || lower == "5")
+        return Level::Trace;
     throw InputError("unknown log level '" + std::string(text) +
                      "' (expected off, error, warn, info, debug or trace)");
 }

@@ -6,11 +6,11 @@
 /// Debug = details for developers; Trace = per-item detail, very verbose.
 #pragma once
 
-#include <fmt/format.h>
-
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <fmt/format.h>
 
 namespace evoscope::log {
 
@@ -43,11 +43,11 @@ inline bool enabled(Level l) {
 
 }  // namespace evoscope::log
 
-#define EVOSCOPE_LOG_AT(lvl, ...)                                          \
-    do {                                                                   \
-        if (::evoscope::log::enabled(lvl)) {                               \
-            ::evoscope::log::write(lvl, fmt::format(__VA_ARGS__));         \
-        }                                                                  \
+#define EVOSCOPE_LOG_AT(lvl, ...)                                  \
+    do {                                                           \
+        if (::evoscope::log::enabled(lvl)) {                       \
+            ::evoscope::log::write(lvl, fmt::format(__VA_ARGS__)); \
+        }                                                          \
     } while (0)
 
 #define EVOSCOPE_LOG_ERROR(...) EVOSCOPE_LOG_AT(::evoscope::log::Level::Error, __VA_ARGS__)

@@ -22,8 +22,8 @@ std::filesystem::path temp_path_for(const std::filesystem::path& path) {
     static std::atomic<unsigned> counter{0};
     const auto n = counter.fetch_add(1);
     std::filesystem::path dir = path.parent_path();
-    std::string name = "." + path.filename().string() + ".tmp." + std::to_string(::getpid()) +
-                       "." + std::to_string(n);
+    std::string name = "." + path.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
+                       std::to_string(n);
     return dir.empty() ? std::filesystem::path(name) : dir / name;
 }
 

@@ -24,10 +24,14 @@ public:
 
     /// Buffered writes; errors are detected at commit.
     void write(std::string_view text);
+
     /// The FILE* being written (stdout for "-"), for C APIs.
     std::FILE* handle() { return file_; }
+
     bool is_stdout() const { return to_stdout_; }
+
     const std::string& path() const { return path_; }
+
     /// Flushes, closes, checks for write errors and renames into place.
     /// @throws IoError on any write, close or rename failure (the temporary is removed).
     void commit();

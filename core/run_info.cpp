@@ -1,8 +1,8 @@
 #include "core/run_info.hpp"
 
-#include <fmt/format.h>
-
 #include <utility>
+
+#include <fmt/format.h>
 
 #include <sys/resource.h>
 
@@ -59,12 +59,13 @@ double RunClock::wall_seconds() const {
 }
 
 std::string RunClock::summary(const std::string& command_line) const {
-    return fmt::format("Version: {}; CMD: {}; Real time: {:.3f} sec; CPU: {:.3f} sec; Peak RSS: {:.3f} GB",
-                       version_string(),
-                       command_line,
-                       wall_seconds(),
-                       cpu_seconds(),
-                       static_cast<double>(peak_rss_bytes()) / 1e9);
+    return fmt::format(
+        "Version: {}; CMD: {}; Real time: {:.3f} sec; CPU: {:.3f} sec; Peak RSS: {:.3f} GB",
+        version_string(),
+        command_line,
+        wall_seconds(),
+        cpu_seconds(),
+        static_cast<double>(peak_rss_bytes()) / 1e9);
 }
 
 }  // namespace evoscope

@@ -26,18 +26,25 @@ std::vector<std::string_view> split_whitespace(std::string_view text) {
     std::vector<std::string_view> out;
     std::size_t i = 0;
     while (i < text.size()) {
-        while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+        while (i < text.size() && (text[i] == ' ' || text[i] == '\t'))
+            ++i;
         const std::size_t begin = i;
-        while (i < text.size() && text[i] != ' ' && text[i] != '\t') ++i;
-        if (i > begin) out.push_back(text.substr(begin, i - begin));
+        while (i < text.size() && text[i] != ' ' && text[i] != '\t')
+            ++i;
+        if (i > begin)
+            out.push_back(text.substr(begin, i - begin));
     }
     return out;
 }
 
 std::string_view trim(std::string_view text) {
-    const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-    while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-    while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+    const auto is_space = [](char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    };
+    while (!text.empty() && is_space(text.front()))
+        text.remove_prefix(1);
+    while (!text.empty() && is_space(text.back()))
+        text.remove_suffix(1);
     return text;
 }
 
@@ -49,7 +56,8 @@ std::int64_t parse_int64(std::string_view text, std::string_view what) {
     std::int64_t value = 0;
     const char* first = text.data();
     const char* last = text.data() + text.size();
-    if (first != last && *first == '+') ++first;
+    if (first != last && *first == '+')
+        ++first;
     const auto [ptr, ec] = std::from_chars(first, last, value);
     if (text.empty() || ec != std::errc() || ptr != last) {
         throw InputError("invalid " + std::string(what) + " '" + std::string(text) + "'");
@@ -61,7 +69,8 @@ std::int64_t parse_int64_commas(std::string_view text, std::string_view what) {
     std::string digits;
     digits.reserve(text.size());
     for (char c : text) {
-        if (c != ',') digits.push_back(c);
+        if (c != ',')
+            digits.push_back(c);
     }
     if (digits.empty() || text.front() == ',' || text.back() == ',') {
         throw InputError("invalid " + std::string(what) + " '" + std::string(text) + "'");

@@ -46,12 +46,15 @@ public:
     FastaReader clone() const;
 
     const std::filesystem::path& path() const { return path_; }
+
     /// Where the .fai in use lives (beside the file or in the cache directory).
     const std::filesystem::path& index_path() const { return fai_path_; }
+
     bool is_bgzf() const { return bgzf_; }
 
     /// Contigs in file order.
     const std::vector<ContigInfo>& contigs() const { return contigs_; }
+
     std::optional<std::int64_t> contig_length(std::string_view contig) const;
 
     /// Bases [begin, end) of `contig`, case preserved, exactly end-begin bytes.

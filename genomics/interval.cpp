@@ -21,9 +21,12 @@ char strand_char(Strand strand) {
 }
 
 Strand parse_strand(std::string_view text) {
-    if (text == "+") return Strand::Forward;
-    if (text == "-") return Strand::Reverse;
-    if (text == ".") return Strand::Unknown;
+    if (text == "+")
+        return Strand::Forward;
+    if (text == "-")
+        return Strand::Reverse;
+    if (text == ".")
+        return Strand::Unknown;
     throw InputError(fmt::format("invalid strand '{}' (expected '+', '-' or '.')", text));
 }
 

@@ -25,7 +25,9 @@ struct Interval {
     Strand strand = Strand::Unknown;
 
     std::int64_t length() const { return end - begin; }
+
     bool empty() const { return end <= begin; }
+
     friend bool operator==(const Interval&, const Interval&) = default;
 };
 

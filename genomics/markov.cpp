@@ -43,7 +43,8 @@ std::uint32_t mask_bases(int n_bases) {
 }
 
 void check_order(int order, int max_order, std::string_view what) {
-    EVOSCOPE_CHECK(order >= 0 && order <= max_order, "{} {} is outside 0..{}", what, order, max_order);
+    EVOSCOPE_CHECK(
+        order >= 0 && order <= max_order, "{} {} is outside 0..{}", what, order, max_order);
 }
 
 /// Packs ACGT text (oldest first) into a code; InputError on any other byte.
@@ -129,7 +130,8 @@ MarkovSmoothing parse_markov_smoothing(std::string_view text) {
     if (text == "kn" || text == "kneser-ney") {
         return MarkovSmoothing::KneserNey;
     }
-    throw InputError(fmt::format("unknown smoothing '{}'; choose add-one (laplace) or kn (kneser-ney)", text));
+    throw InputError(
+        fmt::format("unknown smoothing '{}'; choose add-one (laplace) or kn (kneser-ney)", text));
 }
 
 std::string_view markov_smoothing_name(MarkovSmoothing smoothing) {
@@ -263,7 +265,10 @@ const KneserNeyDiscounts& MarkovModel::discounts(int order, bool continuation) c
                         : top_discounts_[static_cast<std::size_t>(order)];
 }
 
-double MarkovModel::top_probability(int order, std::uint32_t context, int base, double lower) const {
+double MarkovModel::top_probability(int order,
+                                    std::uint32_t context,
+                                    int base,
+                                    double lower) const {
     const std::uint32_t* c =
         top_[static_cast<std::size_t>(order)] + (static_cast<std::size_t>(context) << 2);
     if (smoothing_ == MarkovSmoothing::AddOne) {
@@ -286,14 +291,17 @@ double MarkovModel::continuation_probability(int order,
 double MarkovModel::probability(int order, std::string_view context, char base) const {
     check_order(order, max_order(), "Markov order");
     EVOSCOPE_CHECK(context.size() == static_cast<std::size_t>(order),
-                   "an order-{} context has {} bases, not {}", order, order, context.size());
+                   "an order-{} context has {} bases, not {}",
+                   order,
+                   order,
+                   context.size());
     const int b = base_code(base);
     EVOSCOPE_CHECK(b < 4, "base '{}' is not A/C/G/T", base);
     double lower = 0.25;
     if (smoothing_ == MarkovSmoothing::KneserNey) {
         for (int k = 0; k < order; ++k) {
-            lower = continuation_probability(k, pack(context.substr(context.size() - static_cast<std::size_t>(k))),
-                                             b, lower);
+            lower = continuation_probability(
+                k, pack(context.substr(context.size() - static_cast<std::size_t>(k))), b, lower);
         }
     }
     return top_probability(order, pack(context), b, lower);
@@ -312,7 +320,8 @@ std::array<double, 4> MarkovModel::distribution(int order, std::string_view cont
 // MarkovScorer
 
 double MarkovScore::bits_per_base() const {
-    return n_bases > 0 ? bits / static_cast<double>(n_bases) : std::numeric_limits<double>::quiet_NaN();
+    return n_bases > 0 ? bits / static_cast<double>(n_bases)
+                       : std::numeric_limits<double>::quiet_NaN();
 }
 
 MarkovScorer::MarkovScorer(const MarkovModel& model, std::vector<int> orders) : model_(&model) {
@@ -348,8 +357,8 @@ void MarkovScorer::score_base(int base) {
     }
     for (auto& s : scores_) {
         const int a = std::min(s.order, avail);
-        const double p =
-            model_->top_probability(a, code_ & mask_bases(a), base, lower_[static_cast<std::size_t>(a)]);
+        const double p = model_->top_probability(
+            a, code_ & mask_bases(a), base, lower_[static_cast<std::size_t>(a)]);
         s.bits -= std::log2(p);
         ++s.n_bases;
     }

@@ -36,6 +36,7 @@ public:
     explicit MarkovCounts(int max_order);
 
     int max_order() const { return max_order_; }
+
     /// Continues the current segment with `seq` (forward), or with the reverse complement of
     /// `seq` when `reverse_complement` (to stream a reverse strand, give the pieces from the
     /// last to the first). Each A/C/G/T (any case) adds one count to every order k whose
@@ -43,8 +44,10 @@ public:
     /// is counted in n_skipped() and starts the context afresh, so no k-mer spans it.
     /// @throws InputError when a table entry would exceed 2^32 - 1 (more than ~4.29 G bases).
     void add(std::string_view seq, bool reverse_complement = false);
+
     /// Ends the current segment: the next add() starts without context.
     void end_segment() { run_ = 0; }
+
     /// add(seq) + end_segment(), then the same on the reverse complement when `both_strands`.
     void add_segment(std::string_view seq, bool both_strands);
 
@@ -53,8 +56,10 @@ public:
     /// The order-k table: 4^(k+1) entries, index = packed (k+1)-mer; the 4 entries of one
     /// context h are contiguous (index 4*h + base).
     const std::vector<std::uint32_t>& table(int order) const;
+
     /// A/C/G/T bases counted (the order-0 total).
     std::int64_t n_bases() const { return n_bases_; }
+
     /// Non-ACGT bytes seen.
     std::int64_t n_skipped() const { return n_skipped_; }
 
@@ -71,7 +76,7 @@ private:
 struct KneserNeyDiscounts {
     std::array<double, 3> d{0.5, 1.0, 1.5};
     std::array<std::int64_t, 4> n{};  ///< count-of-counts n1..n4 they were estimated from
-    bool estimated = false;            ///< false: the fallback 0.5, 1.0, 1.5 (see markov.cpp)
+    bool estimated = false;           ///< false: the fallback 0.5, 1.0, 1.5 (see markov.cpp)
 };
 
 /// Conditional base probabilities of orders 0..counts.max_order().
@@ -92,7 +97,9 @@ public:
     MarkovModel(const MarkovCounts& counts, MarkovSmoothing smoothing);
 
     int max_order() const { return counts_->max_order(); }
+
     MarkovSmoothing smoothing() const { return smoothing_; }
+
     /// P(base | context) under the order-`order` model, where `context` holds exactly `order`
     /// A/C/G/T bases (oldest first). @throws InputError for a bad order, context or base.
     double probability(int order, std::string_view context, char base) const;
@@ -111,7 +118,7 @@ public:
 private:
     const MarkovCounts* counts_;
     MarkovSmoothing smoothing_;
-    std::vector<const std::uint32_t*> top_;  ///< counts_->table(k).data()
+    std::vector<const std::uint32_t*> top_;                ///< counts_->table(k).data()
     std::vector<std::vector<std::uint8_t>> continuation_;  ///< order k: N1+(.hw), k < max_order
     std::vector<KneserNeyDiscounts> top_discounts_;
     std::vector<KneserNeyDiscounts> continuation_discounts_;
@@ -120,9 +127,9 @@ private:
 /// Bits of one order over the sequence scored so far.
 struct MarkovScore {
     int order = 0;
-    std::int64_t n_bases = 0;    ///< A/C/G/T bases scored
-    std::int64_t n_skipped = 0;  ///< other bytes, not scored
-    double bits = 0.0;           ///< sum of -log2 P
+    std::int64_t n_bases = 0;      ///< A/C/G/T bases scored
+    std::int64_t n_skipped = 0;    ///< other bytes, not scored
+    double bits = 0.0;             ///< sum of -log2 P
     double bits_per_base() const;  ///< bits / n_bases (NaN when nothing was scored)
 };
 
@@ -136,9 +143,12 @@ public:
     MarkovScorer(const MarkovModel& model, std::vector<int> orders);
     /// Continues the current segment (same streaming rules as MarkovCounts::add).
     void add(std::string_view seq, bool reverse_complement = false);
+
     void end_segment() { run_ = 0; }
+
     /// One entry per order, in the order given to the constructor.
     const std::vector<MarkovScore>& scores() const { return scores_; }
+
     /// Zeroes the scores (not the context).
     void reset_scores();
 

@@ -19,9 +19,9 @@
 namespace evoscope::genomics {
 
 /// Contig-name aliases from a two-column file (whitespace separated: "chr1 1", "chrM MT"),
-/// usable in both directions. '#' comments and blank lines allowed. Bad lines: FormatError path:line.
-/// A line with more than two names makes all of them equivalent (UCSC chromAlias style), and
-/// equivalence is transitive (chr1 1 / 1 NC_000001.11 makes all three aliases).
+/// usable in both directions. '#' comments and blank lines allowed. Bad lines: FormatError
+/// path:line. A line with more than two names makes all of them equivalent (UCSC chromAlias style),
+/// and equivalence is transitive (chr1 1 / 1 NC_000001.11 makes all three aliases).
 class ContigAliases {
 public:
     ContigAliases() = default;
@@ -32,6 +32,7 @@ public:
     void add(std::string a, std::string b);
     /// Names equivalent to `name` (not including `name` itself), nearest first.
     std::vector<std::string> aliases_of(std::string_view name) const;
+
     bool empty() const { return links_.empty(); }
 
 private:
@@ -42,7 +43,9 @@ private:
 class ContigSet {
 public:
     explicit ContigSet(std::vector<ContigInfo> contigs, ContigAliases aliases = {});
+
     const std::vector<ContigInfo>& contigs() const { return contigs_; }
+
     /// The reference's own name for `name` (direct match first, then through the aliases).
     std::optional<std::string> resolve(std::string_view name) const;
     /// resolve() or throw InputError: "unknown contig 'chr1'<context>; closest names: 1, 10, 11"
@@ -66,7 +69,8 @@ private:
 Interval parse_region(std::string_view text, const ContigSet& contigs);
 
 /// parse_region() for each string, in order (e.g. repeated -r options).
-std::vector<Interval> parse_regions(const std::vector<std::string>& texts, const ContigSet& contigs);
+std::vector<Interval> parse_regions(const std::vector<std::string>& texts,
+                                    const ContigSet& contigs);
 
 /// Reads a BED file (0-based half-open; at least 3 columns; '#', "track", "browser" lines and blank
 /// lines skipped; tab or space separated; optional column 6 strand). Errors: FormatError
@@ -84,6 +88,7 @@ struct HoldoutSplit {
     Interval train;
     Interval eval;
 };
+
 /// @throws InputError unless 0 < fraction < 1.
 HoldoutSplit split_holdout(const Interval& region, double fraction);
 

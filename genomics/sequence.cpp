@@ -48,12 +48,15 @@ const ComplementTable& table() {
 [[noreturn]] void throw_bad_base(char c, std::size_t offset) {
     const auto byte = static_cast<unsigned char>(c);
     if (std::isprint(byte) != 0) {
-        throw InputError(fmt::format(
-            "cannot reverse-complement '{}' at offset {}: not an IUPAC nucleotide code", c, offset));
+        throw InputError(
+            fmt::format("cannot reverse-complement '{}' at offset {}: not an IUPAC nucleotide code",
+                        c,
+                        offset));
     }
     throw InputError(fmt::format(
         "cannot reverse-complement byte 0x{:02x} at offset {}: not an IUPAC nucleotide code",
-        static_cast<unsigned>(byte), offset));
+        static_cast<unsigned>(byte),
+        offset));
 }
 
 }  // namespace
@@ -72,8 +75,10 @@ void reverse_complement_in_place(std::string& seq, bool to_upper) {
         --j;
         const char a = lut[static_cast<unsigned char>(seq[i])];
         const char b = lut[static_cast<unsigned char>(seq[j])];
-        if (a == 0) throw_bad_base(seq[i], i);
-        if (b == 0) throw_bad_base(seq[j], j);
+        if (a == 0)
+            throw_bad_base(seq[i], i);
+        if (b == 0)
+            throw_bad_base(seq[j], j);
         seq[i] = b;
         seq[j] = a;
         ++i;
@@ -82,7 +87,8 @@ void reverse_complement_in_place(std::string& seq, bool to_upper) {
 
 void to_upper_in_place(std::string& seq) {
     const auto& lut = table().upper;
-    for (char& c : seq) c = lut[static_cast<unsigned char>(c)];
+    for (char& c : seq)
+        c = lut[static_cast<unsigned char>(c)];
 }
 
 std::int64_t count_n(std::string_view seq) {
@@ -91,7 +97,8 @@ std::int64_t count_n(std::string_view seq) {
 }
 
 double n_fraction(std::string_view seq) {
-    if (seq.empty()) return 0.0;
+    if (seq.empty())
+        return 0.0;
     return static_cast<double>(count_n(seq)) / static_cast<double>(seq.size());
 }
 

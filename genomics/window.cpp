@@ -13,22 +13,30 @@
 namespace evoscope::genomics {
 
 StrandMode parse_strand_mode(std::string_view text) {
-    if (text == "+") return StrandMode::Forward;
-    if (text == "-") return StrandMode::Reverse;
-    if (text == "both") return StrandMode::Both;
+    if (text == "+")
+        return StrandMode::Forward;
+    if (text == "-")
+        return StrandMode::Reverse;
+    if (text == "both")
+        return StrandMode::Both;
     throw InputError(fmt::format("invalid strand '{}' (choices: +, -, both)", text));
 }
 
 EndPolicy parse_end_policy(std::string_view text) {
-    if (text == "shorter") return EndPolicy::Shorter;
-    if (text == "shift") return EndPolicy::ShiftBack;
-    if (text == "drop") return EndPolicy::Drop;
+    if (text == "shorter")
+        return EndPolicy::Shorter;
+    if (text == "shift")
+        return EndPolicy::ShiftBack;
+    if (text == "drop")
+        return EndPolicy::Drop;
     throw InputError(fmt::format("invalid end policy '{}' (choices: shorter, shift, drop)", text));
 }
 
 CasePolicy parse_case_policy(std::string_view text) {
-    if (text == "upper") return CasePolicy::Upper;
-    if (text == "keep") return CasePolicy::Keep;
+    if (text == "upper")
+        return CasePolicy::Upper;
+    if (text == "keep")
+        return CasePolicy::Keep;
     throw InputError(fmt::format("invalid case policy '{}' (choices: upper, keep)", text));
 }
 
@@ -62,14 +70,19 @@ WindowStream::WindowStream(const FastaReader& fasta,
         const auto length = fasta.contig_length(r.contig);
         if (!length) {
             std::vector<std::string> names;
-            for (const auto& c : fasta.contigs()) names.push_back(c.name);
+            for (const auto& c : fasta.contigs())
+                names.push_back(c.name);
             throw InputError(fmt::format("unknown contig '{}' in FASTA '{}'; closest names: {}",
-                                         r.contig, fasta.path().string(),
+                                         r.contig,
+                                         fasta.path().string(),
                                          fmt::join(closest_names(r.contig, names), ", ")));
         }
         EVOSCOPE_CHECK(0 <= r.begin && r.begin <= r.end && r.end <= *length,
-                       "region [{}, {}) is outside contig '{}' ({} bp)", r.begin, r.end,
-                       r.contig, *length);
+                       "region [{}, {}) is outside contig '{}' ({} bp)",
+                       r.begin,
+                       r.end,
+                       r.contig,
+                       *length);
         contig_lengths_.push_back(*length);
     }
 }
@@ -123,7 +136,8 @@ std::optional<WindowStream::Span> WindowStream::next_span() {
                     nb = 0;
                     ne = std::min(length, w);
                 }
-                if (nb == prev_begin_) continue;
+                if (nb == prev_begin_)
+                    continue;
                 prev_begin_ = nb;
                 return Span{nb, ne, false};
             }
@@ -153,9 +167,11 @@ std::string WindowStream::read_span(const Span& span) {
         }
         buf_begin_ = span.begin;
     }
-    std::string seq(buf_, static_cast<std::size_t>(span.begin - buf_begin_),
+    std::string seq(buf_,
+                    static_cast<std::size_t>(span.begin - buf_begin_),
                     static_cast<std::size_t>(main_end - span.begin));
-    if (span.end > length) seq += fasta_->fetch(r.contig, 0, span.end - length);
+    if (span.end > length)
+        seq += fasta_->fetch(r.contig, 0, span.end - length);
     return seq;
 }
 
@@ -170,19 +186,23 @@ std::optional<Window> WindowStream::next() {
     const std::int64_t n_per_span = config_.strand == StrandMode::Both ? 2 : 1;
     while (true) {
         const auto span = next_span();
-        if (!span) return std::nullopt;
+        if (!span)
+            return std::nullopt;
         std::string seq = read_span(*span);
         if (config_.max_n_fraction < 1.0 && n_fraction(seq) > config_.max_n_fraction) {
             n_skipped_n_ += n_per_span;
             continue;
         }
         Window fwd{Interval{regions_[region_i_].contig, span->begin, span->end, Strand::Forward},
-                   std::move(seq), static_cast<std::int64_t>(region_i_), span->wraps};
+                   std::move(seq),
+                   static_cast<std::int64_t>(region_i_),
+                   span->wraps};
         auto reverse_of = [&](std::string& text) {
             try {
                 reverse_complement_in_place(text, upper);
             } catch (const InputError& e) {
-                throw InputError(fmt::format("{} in window {} of FASTA '{}'", e.what(),
+                throw InputError(fmt::format("{} in window {} of FASTA '{}'",
+                                             e.what(),
                                              format_region_1b(fwd.interval),
                                              fasta_->path().string()));
             }
@@ -197,7 +217,8 @@ std::optional<Window> WindowStream::next() {
                 reverse_of(rev.sequence);
                 pending_reverse_ = std::move(rev);
             }
-            if (upper) to_upper_in_place(fwd.sequence);
+            if (upper)
+                to_upper_in_place(fwd.sequence);
         }
         ++n_emitted_;
         return fwd;
@@ -208,7 +229,8 @@ std::size_t WindowStream::next_batch(std::vector<Window>& out, std::size_t max_n
     std::size_t n = 0;
     while (n < max_n) {
         auto w = next();
-        if (!w) break;
+        if (!w)
+            break;
         out.push_back(std::move(*w));
         ++n;
     }

@@ -19,8 +19,8 @@
 namespace evoscope::genomics {
 
 enum class StrandMode { Forward, Reverse, Both };   ///< "+", "-", "both"
-enum class EndPolicy { Shorter, ShiftBack, Drop };   ///< "shorter", "shift", "drop"
-enum class CasePolicy { Upper, Keep };               ///< "upper" (default), "keep"
+enum class EndPolicy { Shorter, ShiftBack, Drop };  ///< "shorter", "shift", "drop"
+enum class CasePolicy { Upper, Keep };              ///< "upper" (default), "keep"
 
 /// Parses "+", "-" or "both"; throws InputError listing the choices.
 StrandMode parse_strand_mode(std::string_view text);
@@ -40,20 +40,21 @@ struct WindowConfig {
     /// Wrapping applies to regions that reach the contig end and to contigs at least window_bp
     /// long; then every window starting before the contig end is emitted at full length.
     std::set<std::string> circular;
-    double max_n_fraction = 1.0;   ///< skip windows whose N fraction is above this
+    double max_n_fraction = 1.0;  ///< skip windows whose N fraction is above this
     /// Bases read from the FASTA per access (at least window_bp are read when larger).
     std::int64_t read_chunk_bp = std::int64_t{1} << 20;
 };
 
-/// Throws one InputError listing every problem (window_bp <= 0, stride_bp <= 0, max_n outside [0,1]).
+/// Throws one InputError listing every problem (window_bp <= 0, stride_bp <= 0, max_n outside
+/// [0,1]).
 void validate(const WindowConfig& config);
 
 struct Window {
-    Interval interval;        ///< begin/end on the contig; for a wrapped window end may exceed the
-                              ///< contig length (end - length bases come from the contig start)
-    std::string sequence;     ///< window_bp bases (fewer for a Shorter last window), reverse
-                              ///< complemented for Strand::Reverse, case per CasePolicy
-    std::int64_t region_index = 0; ///< index into the regions vector it came from
+    Interval interval;     ///< begin/end on the contig; for a wrapped window end may exceed the
+                           ///< contig length (end - length bases come from the contig start)
+    std::string sequence;  ///< window_bp bases (fewer for a Shorter last window), reverse
+                           ///< complemented for Strand::Reverse, case per CasePolicy
+    std::int64_t region_index = 0;  ///< index into the regions vector it came from
     bool wraps = false;
 };
 
@@ -77,8 +78,10 @@ public:
     std::optional<Window> next();
     /// Appends up to `max_n` windows to `out`; returns how many were appended.
     std::size_t next_batch(std::vector<Window>& out, std::size_t max_n);
+
     /// Windows returned so far (each strand counts).
     std::int64_t n_emitted() const { return n_emitted_; }
+
     /// Windows skipped for --max-n (each strand counts).
     std::int64_t n_skipped_n() const { return n_skipped_n_; }
 
@@ -88,6 +91,7 @@ private:
         std::int64_t end = 0;
         bool wraps = false;
     };
+
     std::optional<Span> next_span();
     std::string read_span(const Span& span);
     bool is_circular(const std::string& contig) const;

@@ -1,12 +1,12 @@
 #include "model/checkpoint.hpp"
 
-#include <torch/torch.h>
-
 #include <array>
 #include <charconv>
 #include <fstream>
 #include <map>
 #include <vector>
+
+#include <torch/torch.h>
 
 #include "core/check.hpp"
 #include "core/log.hpp"
@@ -18,7 +18,8 @@ namespace {
 
 // Same T1 extras as Evo2Model (spec §3.4): tolerated even when their dtype is exotic.
 bool is_extra_key(const std::string& name) {
-    return name == "unembed.weight" || name.ends_with("._extra_state") || name.ends_with(".filter.t");
+    return name == "unembed.weight" || name.ends_with("._extra_state") ||
+           name.ends_with(".filter.t");
 }
 
 constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
@@ -46,7 +47,8 @@ Evo2Model load_model(const std::filesystem::path& safetensors,
                        "{} has no '{}' metadata and no model config (--config) was given",
                        safetensors.string(),
                        kConfigMetadataKey);
-        config = ModelConfig::from_yaml(it->second, safetensors.string() + " metadata " + kConfigMetadataKey);
+        config = ModelConfig::from_yaml(it->second,
+                                        safetensors.string() + " metadata " + kConfigMetadataKey);
     }
     std::map<std::string, at::Tensor> tensors;
     for (const auto& entry : file.entries()) {
@@ -63,7 +65,8 @@ Evo2Model load_model(const std::filesystem::path& safetensors,
         }
     }
     std::optional<std::int64_t> trained_context;
-    if (const auto it = file.metadata().find(kTrainedContextMetadataKey); it != file.metadata().end()) {
+    if (const auto it = file.metadata().find(kTrainedContextMetadataKey);
+        it != file.metadata().end()) {
         std::int64_t value = 0;
         const auto* end = it->second.data() + it->second.size();
         const auto [ptr, ec] = std::from_chars(it->second.data(), end, value);

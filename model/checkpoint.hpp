@@ -36,7 +36,8 @@ Evo2Model load_model(const std::filesystem::path& safetensors,
                      const std::string& device);
 
 /// Writes `model` in the official layout (Evo2Model::official_state_dict) with the metadata
-/// above (`evoscope.trained_context` only when the model has a recorded one), atomically. save_model(load_model(f)) reproduces every consumed tensor of f bit-exactly.
+/// above (`evoscope.trained_context` only when the model has a recorded one), atomically.
+/// save_model(load_model(f)) reproduces every consumed tensor of f bit-exactly.
 /// @throws IoError
 void save_model(const Evo2Model& model, const std::filesystem::path& path);
 

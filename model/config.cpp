@@ -1,11 +1,11 @@
 #include "model/config.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include <yaml-cpp/yaml.h>
 
 #include "core/check.hpp"
 #include "core/log.hpp"
@@ -14,10 +14,14 @@ namespace evoscope::model {
 
 std::string_view block_type_name(BlockType type) {
     switch (type) {
-        case BlockType::HyenaSE: return "hcs";
-        case BlockType::HyenaMR: return "hcm";
-        case BlockType::HyenaLI: return "hcl";
-        case BlockType::Attention: return "attn";
+        case BlockType::HyenaSE:
+            return "hcs";
+        case BlockType::HyenaMR:
+            return "hcm";
+        case BlockType::HyenaLI:
+            return "hcl";
+        case BlockType::Attention:
+            return "attn";
     }
     return "?";
 }
@@ -35,10 +39,8 @@ struct Reader {
         seen.insert(key);
         const YAML::Node n = root[key];
         if (!n.IsDefined() || n.IsNull()) {
-            EVOSCOPE_CHECK_FORMAT(!required,
-                                  "model config {}: required field '{}' is missing",
-                                  source,
-                                  key);
+            EVOSCOPE_CHECK_FORMAT(
+                !required, "model config {}: required field '{}' is missing", source, key);
             return YAML::Node();
         }
         return n;
@@ -53,11 +55,12 @@ struct Reader {
         try {
             out = n.as<T>();
         } catch (const YAML::Exception& e) {
-            throw FormatError(fmt::format("model config {}: field '{}' has value '{}' of the wrong type ({})",
-                                          source,
-                                          key,
-                                          YAML::Dump(n),
-                                          e.what()));
+            throw FormatError(
+                fmt::format("model config {}: field '{}' has value '{}' of the wrong type ({})",
+                            source,
+                            key,
+                            YAML::Dump(n),
+                            e.what()));
         }
     }
 
@@ -105,7 +108,8 @@ ModelConfig ModelConfig::from_yaml(const std::string& text, const std::string& s
     } catch (const YAML::Exception& e) {
         throw FormatError(fmt::format("model config {}: not valid YAML: {}", source, e.what()));
     }
-    EVOSCOPE_CHECK_FORMAT(root.IsMap(), "model config {}: expected a YAML mapping of fields", source);
+    EVOSCOPE_CHECK_FORMAT(
+        root.IsMap(), "model config {}: expected a YAML mapping of fields", source);
 
     ModelConfig c;
     Reader r{root, source, {}};
@@ -156,9 +160,8 @@ ModelConfig ModelConfig::from_yaml(const std::string& text, const std::string& s
     for (auto it = root.begin(); it != root.end(); ++it) {
         const auto key = it->first.as<std::string>();
         if (!r.seen.contains(key)) {
-            EVOSCOPE_LOG_DEBUG("model config {}: field '{}' is not used by evoscope, ignored",
-                               source,
-                               key);
+            EVOSCOPE_LOG_DEBUG(
+                "model config {}: field '{}' is not used by evoscope, ignored", source, key);
         }
     }
     try {
@@ -251,7 +254,8 @@ void ModelConfig::validate() const {
     need(num_layers > 0, fmt::format("num_layers must be positive (got {})", num_layers));
     need(num_attention_heads > 0,
          fmt::format("num_attention_heads must be positive (got {})", num_attention_heads));
-    need(inner_mlp_size > 0, fmt::format("inner_mlp_size must be positive (got {})", inner_mlp_size));
+    need(inner_mlp_size > 0,
+         fmt::format("inner_mlp_size must be positive (got {})", inner_mlp_size));
     need(state_size > 0, fmt::format("state_size must be positive (got {})", state_size));
     need(eps >= 0.0, fmt::format("eps must not be negative (got {})", eps));
     need(short_filter_length > 0,
@@ -267,18 +271,24 @@ void ModelConfig::validate() const {
                  fmt::format("hidden_size {} is not divisible by num_attention_heads {}",
                              hidden_size,
                              num_attention_heads));
-            need(hidden_size % num_attention_heads != 0 || (hidden_size / num_attention_heads) % 2 == 0,
+            need(hidden_size % num_attention_heads != 0 ||
+                     (hidden_size / num_attention_heads) % 2 == 0,
                  "the attention head dim must be even (rotary halves)");
         }
-        need(hcm_filter_groups > 0 && hidden_size % hcm_filter_groups == 0,
-             fmt::format("hcm_filter_groups {} must divide hidden_size {}", hcm_filter_groups, hidden_size));
-        need(hcs_filter_groups > 0 && hidden_size % hcs_filter_groups == 0,
-             fmt::format("hcs_filter_groups {} must divide hidden_size {}", hcs_filter_groups, hidden_size));
+        need(
+            hcm_filter_groups > 0 && hidden_size % hcm_filter_groups == 0,
+            fmt::format(
+                "hcm_filter_groups {} must divide hidden_size {}", hcm_filter_groups, hidden_size));
+        need(
+            hcs_filter_groups > 0 && hidden_size % hcs_filter_groups == 0,
+            fmt::format(
+                "hcs_filter_groups {} must divide hidden_size {}", hcs_filter_groups, hidden_size));
         need(num_filters > 0 && hidden_size % num_filters == 0,
              fmt::format("num_filters {} must divide hidden_size {}", num_filters, hidden_size));
     }
     need(!short_filter_bias, "short_filter_bias: True is not supported (Evo 2 has no such bias)");
-    need(!qkv_proj_bias, "qkv_proj_bias: True is not supported (Evo 2 has no Wqkv/projections bias)");
+    need(!qkv_proj_bias,
+         "qkv_proj_bias: True is not supported (Evo 2 has no Wqkv/projections bias)");
     need(!column_split_hyena, "column_split_hyena: True is not supported");
     need(tie_embeddings, "tie_embeddings: False is not supported (Evo 2 ties the unembedding)");
     need(proj_groups == 1, fmt::format("proj_groups must be 1 (got {}; no GQA)", proj_groups));
@@ -297,7 +307,8 @@ void ModelConfig::validate() const {
     for (const auto& [name, list] : lists) {
         for (const std::int64_t i : *list) {
             if (i < 0 || i >= num_layers) {
-                problems.push_back(fmt::format("{} has index {} outside 0..{}", name, i, num_layers - 1));
+                problems.push_back(
+                    fmt::format("{} has index {} outside 0..{}", name, i, num_layers - 1));
             } else {
                 ++count[static_cast<std::size_t>(i)];
             }
@@ -305,7 +316,9 @@ void ModelConfig::validate() const {
     }
     for (std::size_t i = 0; i < count.size(); ++i) {
         need(count[i] == 1,
-             fmt::format("block {} appears in {} of the *_layer_idxs lists (must be exactly one)", i, count[i]));
+             fmt::format("block {} appears in {} of the *_layer_idxs lists (must be exactly one)",
+                         i,
+                         count[i]));
     }
     if (!problems.empty()) {
         std::string msg = "invalid model config:";
@@ -335,10 +348,18 @@ std::string ModelConfig::pattern() const {
     std::string s;
     for (const BlockType t : block_types()) {
         switch (t) {
-            case BlockType::HyenaSE: s += 'S'; break;
-            case BlockType::HyenaMR: s += 'D'; break;
-            case BlockType::HyenaLI: s += 'H'; break;
-            case BlockType::Attention: s += '*'; break;
+            case BlockType::HyenaSE:
+                s += 'S';
+                break;
+            case BlockType::HyenaMR:
+                s += 'D';
+                break;
+            case BlockType::HyenaLI:
+                s += 'H';
+                break;
+            case BlockType::Attention:
+                s += '*';
+                break;
         }
     }
     return s;

@@ -60,7 +60,9 @@ ConvertSummary convert_checkpoint(const std::vector<std::filesystem::path>& part
         EVOSCOPE_CHECK(config.IsMap(), "the model config is not a YAML mapping");
         if (config["max_seqlen"]) {
             max_seqlen = config["max_seqlen"].as<std::int64_t>();
-            EVOSCOPE_CHECK(*max_seqlen >= 2, "the model config's max_seqlen must be at least 2, got {}", *max_seqlen);
+            EVOSCOPE_CHECK(*max_seqlen >= 2,
+                           "the model config's max_seqlen must be at least 2, got {}",
+                           *max_seqlen);
         }
     } catch (const YAML::Exception& e) {
         throw InputError(fmt::format("the model config is not valid YAML: {}", e.what()));
@@ -101,7 +103,8 @@ ConvertSummary convert_checkpoint(const std::vector<std::filesystem::path>& part
             throw InputError(
                 fmt::format("'{}': tensor '{}': {}", checkpoint.describe(), t->name, e.what()));
         }
-        specs.push_back(TensorSpec{.name = t->name, .dtype = scalar_type(t->dtype), .shape = t->shape});
+        specs.push_back(
+            TensorSpec{.name = t->name, .dtype = scalar_type(t->dtype), .shape = t->shape});
     }
 
     std::vector<std::string> sources;

@@ -4,17 +4,17 @@
 // are needed between the GEMMs.
 #include "model/evo2_model.hpp"
 
-#include <ATen/CPUGeneratorImpl.h>
-#include <torch/cuda.h>
-#include <torch/fft.h>
-#include <torch/torch.h>
-#include <torch/version.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <set>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/cuda.h>
+#include <torch/fft.h>
+#include <torch/torch.h>
+#include <torch/version.h>
 
 #include "core/check.hpp"
 #include "core/log.hpp"
@@ -56,8 +56,8 @@ struct KeySpec {
     std::int64_t block = -1;          // -1: global
     at::Tensor Slots::*slot = nullptr;
     Layout layout = Layout::Plain;
-    int squeeze_dim = -1;             // official has an extra size-1 dim here
-    bool fp32_island = false;         // kept fp32 at runtime on every device (T3)
+    int squeeze_dim = -1;      // official has an extra size-1 dim here
+    bool fp32_island = false;  // kept fp32 at runtime on every device (T3)
 };
 
 std::vector<KeySpec> key_specs(const ModelConfig& c) {
@@ -79,26 +79,54 @@ std::vector<KeySpec> key_specs(const ModelConfig& c) {
         };
         add("pre_norm.scale", {D}, &Slots::pre_norm);
         if (types[b] == BlockType::Attention) {
-            add("inner_mha_cls.Wqkv.weight", {3 * D, D}, &Slots::wqkv,
+            add("inner_mha_cls.Wqkv.weight",
+                {3 * D, D},
+                &Slots::wqkv,
                 c.column_split ? Layout::Wqkv : Layout::Plain);
             add("inner_mha_cls.out_proj.weight", {D, D}, &Slots::out_w);
             if (c.mha_out_proj_bias) {
                 add("inner_mha_cls.out_proj.bias", {D}, &Slots::out_b);
             }
-            add("inner_mha_cls.rotary_emb.inv_freq", {c.head_dim() / 2}, &Slots::inv_freq,
-                Layout::Plain, -1, true);
+            add("inner_mha_cls.rotary_emb.inv_freq",
+                {c.head_dim() / 2},
+                &Slots::inv_freq,
+                Layout::Plain,
+                -1,
+                true);
         } else {
             const Layout il = c.interleave ? Layout::Deinterleave : Layout::Plain;
             add("projections.weight", {3 * D, D}, &Slots::proj, il);
-            add("filter.short_filter_weight", {3 * D, 1, c.short_filter_length}, &Slots::short_w, il, 1);
+            add("filter.short_filter_weight",
+                {3 * D, 1, c.short_filter_length},
+                &Slots::short_w,
+                il,
+                1);
             if (types[b] == BlockType::HyenaSE) {
-                add("filter.h", {c.hcs_filter_groups, 1, c.hcs_filter_length}, &Slots::h, Layout::Plain, 1);
+                add("filter.h",
+                    {c.hcs_filter_groups, 1, c.hcs_filter_length},
+                    &Slots::h,
+                    Layout::Plain,
+                    1);
             } else if (types[b] == BlockType::HyenaMR) {
-                add("filter.h", {c.hcm_filter_groups, 1, c.hcm_filter_length}, &Slots::h, Layout::Plain, 1);
+                add("filter.h",
+                    {c.hcm_filter_groups, 1, c.hcm_filter_length},
+                    &Slots::h,
+                    Layout::Plain,
+                    1);
                 add("filter.D", {D}, &Slots::d_skip);
             } else {
-                add("filter.log_poles", {D, c.state_size, 1}, &Slots::log_poles, Layout::Plain, 2, true);
-                add("filter.residues", {D, c.state_size}, &Slots::residues, Layout::Plain, -1, true);
+                add("filter.log_poles",
+                    {D, c.state_size, 1},
+                    &Slots::log_poles,
+                    Layout::Plain,
+                    2,
+                    true);
+                add("filter.residues",
+                    {D, c.state_size},
+                    &Slots::residues,
+                    Layout::Plain,
+                    -1,
+                    true);
                 add("filter.D", {D}, &Slots::d_skip);
             }
             add("out_filter_dense.weight", {D, D}, &Slots::out_w);
@@ -135,17 +163,28 @@ std::string shape_str(at::IntArrayRef shape) {
 
 std::string dtype_str(c10::ScalarType t) {
     switch (t) {
-        case at::kFloat: return "float32";
-        case at::kBFloat16: return "bfloat16";
-        case at::kHalf: return "float16";
-        case at::kDouble: return "float64";
-        case at::kLong: return "int64";
-        case at::kInt: return "int32";
-        case at::kShort: return "int16";
-        case at::kChar: return "int8";
-        case at::kByte: return "uint8";
-        case at::kBool: return "bool";
-        default: return c10::toString(t);
+        case at::kFloat:
+            return "float32";
+        case at::kBFloat16:
+            return "bfloat16";
+        case at::kHalf:
+            return "float16";
+        case at::kDouble:
+            return "float64";
+        case at::kLong:
+            return "int64";
+        case at::kInt:
+            return "int32";
+        case at::kShort:
+            return "int16";
+        case at::kChar:
+            return "int8";
+        case at::kByte:
+            return "uint8";
+        case at::kBool:
+            return "bool";
+        default:
+            return c10::toString(t);
     }
 }
 
@@ -186,9 +225,9 @@ c10::Device parse_device(const std::string& device) {
         if (device.size() > 4) {
             const std::string digits = device.substr(5);
             EVOSCOPE_CHECK(!digits.empty() && digits.size() < 4 &&
-                               std::all_of(digits.begin(), digits.end(), [](char ch) {
-                                   return ch >= '0' && ch <= '9';
-                               }),
+                               std::all_of(digits.begin(),
+                                           digits.end(),
+                                           [](char ch) { return ch >= '0' && ch <= '9'; }),
                            "invalid device '{}': expected cpu, cuda or cuda:N",
                            device);
             index = std::stoi(digits);
@@ -198,11 +237,15 @@ c10::Device parse_device(const std::string& device) {
                           "device '{}' requested but CUDA is not available (this libtorch {} {})",
                           device,
                           TORCH_VERSION,
-                          torch::cuda::device_count() == 0 ? "sees no CUDA device or was built CPU-only"
-                                                           : "cannot use CUDA");
+                          torch::cuda::device_count() == 0
+                              ? "sees no CUDA device or was built CPU-only"
+                              : "cannot use CUDA");
         const auto n = static_cast<int>(torch::cuda::device_count());
-        EVOSCOPE_CHECK_AS(DeviceError, index < n, "device '{}' requested but only {} CUDA device(s) exist",
-                          device, n);
+        EVOSCOPE_CHECK_AS(DeviceError,
+                          index < n,
+                          "device '{}' requested but only {} CUDA device(s) exist",
+                          device,
+                          n);
         return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
     }
     throw InputError(fmt::format("invalid device '{}': expected cpu, cuda or cuda:N", device));
@@ -236,8 +279,8 @@ at::Tensor causal_conv_direct(const at::Tensor& x, const at::Tensor& taps) {
 at::Tensor causal_conv_fft(const at::Tensor& x, const at::Tensor& taps) {
     const std::int64_t L = x.size(1);
     const std::int64_t n = 2 * L;
-    const at::Tensor xf = torch::fft::rfft(x, n, 1);                  // [B, L+1, C]
-    const at::Tensor kf = torch::fft::rfft(taps.t(), n, 0);           // [L+1, C]
+    const at::Tensor xf = torch::fft::rfft(x, n, 1);         // [B, L+1, C]
+    const at::Tensor kf = torch::fft::rfft(taps.t(), n, 0);  // [L+1, C]
     return torch::fft::irfft(xf * kf, n, 1).slice(1, 0, L);
 }
 
@@ -435,7 +478,8 @@ struct Evo2Model::Impl {
 #if TORCH_VERSION_MAJOR >= 2
         if (device.is_cuda()) {
             // Flash / memory-efficient kernels on GPU, as vortex (flash-attn or SDPA is_causal).
-            o = at::scaled_dot_product_attention(q.contiguous(), k.contiguous(), v.contiguous(), {}, 0.0, true);
+            o = at::scaled_dot_product_attention(
+                q.contiguous(), k.contiguous(), v.contiguous(), {}, 0.0, true);
         }
 #endif
         if (!o.defined()) {
@@ -445,18 +489,22 @@ struct Evo2Model::Impl {
     }
 
     // Explicit causal softmax attention in query chunks (bounded memory), softmax in fp32.
-    static at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+    static at::Tensor causal_attention(const at::Tensor& q,
+                                       const at::Tensor& k,
+                                       const at::Tensor& v) {
         const std::int64_t B = q.size(0);
         const std::int64_t H = q.size(1);
         const std::int64_t L = q.size(2);
         const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
         const std::int64_t budget = std::int64_t{1} << 25;  // score elements per chunk
-        const std::int64_t chunk = std::clamp<std::int64_t>(budget / std::max<std::int64_t>(B * H * L, 1), 64, L);
+        const std::int64_t chunk =
+            std::clamp<std::int64_t>(budget / std::max<std::int64_t>(B * H * L, 1), 64, L);
         at::Tensor out = at::empty_like(q);
         for (std::int64_t q0 = 0; q0 < L; q0 += chunk) {
             const std::int64_t q1 = std::min(L, q0 + chunk);
             const at::Tensor ks = k.slice(2, 0, q1);
-            at::Tensor scores = at::matmul(q.slice(2, q0, q1), ks.transpose(2, 3)).to(at::kFloat) * scale;
+            at::Tensor scores =
+                at::matmul(q.slice(2, q0, q1), ks.transpose(2, 3)).to(at::kFloat) * scale;
             const at::Tensor mask =
                 at::ones({q1 - q0, q1}, q.options().dtype(at::kBool)).triu(q0 + 1);  // key > query
             scores.masked_fill_(mask, -std::numeric_limits<float>::infinity());
@@ -477,25 +525,31 @@ struct Evo2Model::Impl {
                        Capture&& capture) const {
         at::Tensor x = at::embedding(global.embedding, ids);  // (B, L, D), no scaling (§2.1)
         if (wanted.contains("embedding")) {
-            if (at::Tensor r = capture("embedding", x); r.defined()) x = r;
+            if (at::Tensor r = capture("embedding", x); r.defined())
+                x = r;
         }
-        for (std::size_t b = 0; b < blocks.size() && static_cast<std::int64_t>(b) <= last_block; ++b) {
+        for (std::size_t b = 0; b < blocks.size() && static_cast<std::int64_t>(b) <= last_block;
+             ++b) {
             const Slots& w = blocks[b];
             const std::string name = fmt::format("blocks.{}", b);
             at::Tensor u = rms_norm(x, w.pre_norm, config.eps);
             if (wanted.contains(name + ".pre_norm")) {
-                if (at::Tensor r = capture(name + ".pre_norm", u); r.defined()) u = r;
+                if (at::Tensor r = capture(name + ".pre_norm", u); r.defined())
+                    u = r;
             }
             const at::Tensor mixed = types[b] == BlockType::Attention ? attention_mixer(w, u)
                                                                       : hyena_mixer(w, types[b], u);
-            x = x + (w.out_b.defined() ? at::linear(mixed, w.out_w, w.out_b) : at::linear(mixed, w.out_w));
+            x = x + (w.out_b.defined() ? at::linear(mixed, w.out_w, w.out_b)
+                                       : at::linear(mixed, w.out_w));
             at::Tensor m = mlp(w, rms_norm(x, w.post_norm, config.eps), b);
             if (wanted.contains(name + ".mlp.l3")) {
-                if (at::Tensor r = capture(name + ".mlp.l3", m); r.defined()) m = r;
+                if (at::Tensor r = capture(name + ".mlp.l3", m); r.defined())
+                    m = r;
             }
             x = x + m;
             if (wanted.contains(name)) {
-                if (at::Tensor r = capture(name, x); r.defined()) x = r;
+                if (at::Tensor r = capture(name, x); r.defined())
+                    x = r;
             }
         }
         if (!head) {
@@ -505,7 +559,8 @@ struct Evo2Model::Impl {
             x = rms_norm(x, global.norm, config.eps);
         }
         if (wanted.contains("final_norm")) {
-            if (at::Tensor r = capture("final_norm", x); r.defined()) x = r;
+            if (at::Tensor r = capture("final_norm", x); r.defined())
+                x = r;
         }
         return at::linear(x, global.embedding);  // tied unembedding (§2.1)
     }
@@ -514,8 +569,8 @@ struct Evo2Model::Impl {
         EVOSCOPE_CHECK(ids.defined() && ids.dim() == 2 && ids.size(0) >= 1 && ids.size(1) >= 1,
                        "token ids must be a non-empty [B, L] tensor (got shape {})",
                        ids.defined() ? shape_str(ids.sizes()) : "undefined");
-        EVOSCOPE_CHECK(!at::isFloatingType(ids.scalar_type()) && !at::isComplexType(ids.scalar_type()) &&
-                           ids.scalar_type() != at::kBool,
+        EVOSCOPE_CHECK(!at::isFloatingType(ids.scalar_type()) &&
+                           !at::isComplexType(ids.scalar_type()) && ids.scalar_type() != at::kBool,
                        "token ids must be an integer tensor (got {})",
                        dtype_str(ids.scalar_type()));
         const at::Tensor t = ids.to(device, at::kLong);
@@ -533,6 +588,7 @@ struct Evo2Model::Impl {
 // -------------------------------------------------------------------------------------------------
 
 Evo2Model::Evo2Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
 Evo2Model::~Evo2Model() = default;
 Evo2Model::Evo2Model(Evo2Model&&) noexcept = default;
 Evo2Model& Evo2Model::operator=(Evo2Model&&) noexcept = default;
@@ -548,11 +604,13 @@ Evo2Model Evo2Model::from_state_dict(ModelConfig config,
 
     // inner_mlp_size: the tensor shape wins (spec §1.1: the 1M checkpoints pad the FFN).
     if (const auto it = official.find("blocks.0.mlp.l1.weight");
-        it != official.end() && it->second.dim() == 2 && it->second.size(0) != config.inner_mlp_size) {
-        EVOSCOPE_LOG_INFO("checkpoint inner MLP size {} differs from the config's inner_mlp_size {}; using {}",
-                          it->second.size(0),
-                          config.inner_mlp_size,
-                          it->second.size(0));
+        it != official.end() && it->second.dim() == 2 &&
+        it->second.size(0) != config.inner_mlp_size) {
+        EVOSCOPE_LOG_INFO(
+            "checkpoint inner MLP size {} differs from the config's inner_mlp_size {}; using {}",
+            it->second.size(0),
+            config.inner_mlp_size,
+            it->second.size(0));
         config.inner_mlp_size = it->second.size(0);
     }
     impl->config = config;
@@ -565,15 +623,17 @@ Evo2Model Evo2Model::from_state_dict(ModelConfig config,
     for (const auto& spec : specs) {
         expected.insert(spec.name);
         const auto it = official.find(spec.name);
-        const std::string want = fmt::format("shape {}, dtype {}",
-                                             shape_str(spec.shape),
-                                             spec.fp32_island ? "float32" : "float32, bfloat16 or float16");
+        const std::string want =
+            fmt::format("shape {}, dtype {}",
+                        shape_str(spec.shape),
+                        spec.fp32_island ? "float32" : "float32, bfloat16 or float16");
         if (it == official.end()) {
             problems.push_back(fmt::format("missing key '{}' (expected {})", spec.name, want));
             continue;
         }
         const at::Tensor& t = it->second;
-        if (!t.defined() || t.sizes() != at::IntArrayRef(spec.shape) || !accepted_dtype(t.scalar_type())) {
+        if (!t.defined() || t.sizes() != at::IntArrayRef(spec.shape) ||
+            !accepted_dtype(t.scalar_type())) {
             problems.push_back(fmt::format("key '{}': expected {}; found shape {}, dtype {}",
                                            spec.name,
                                            want,
@@ -583,9 +643,10 @@ Evo2Model Evo2Model::from_state_dict(ModelConfig config,
         }
         if (spec.fp32_island && t.scalar_type() != at::kFloat) {
             // Vortex copies into its fp32 buffers (T3), so the rounded values are what it uses.
-            EVOSCOPE_LOG_WARN("key '{}' is stored as {}; vortex keeps it in float32, precision is lost",
-                              spec.name,
-                              dtype_str(t.scalar_type()));
+            EVOSCOPE_LOG_WARN(
+                "key '{}' is stored as {}; vortex keeps it in float32, precision is lost",
+                spec.name,
+                dtype_str(t.scalar_type()));
         }
         impl->stored_dtype[spec.name] = t.scalar_type();
         impl->slots_of(spec).*spec.slot = impl->to_runtime(spec, t);
@@ -598,11 +659,12 @@ Evo2Model Evo2Model::from_state_dict(ModelConfig config,
         if (is_ignorable_key(name)) {
             ignored.push_back(name);
         } else {
-            problems.push_back(fmt::format("unexpected key '{}' (shape {}, dtype {}) is not part of a {} model",
-                                           name,
-                                           t.defined() ? shape_str(t.sizes()) : "undefined",
-                                           t.defined() ? dtype_str(t.scalar_type()) : "undefined",
-                                           config.pattern()));
+            problems.push_back(
+                fmt::format("unexpected key '{}' (shape {}, dtype {}) is not part of a {} model",
+                            name,
+                            t.defined() ? shape_str(t.sizes()) : "undefined",
+                            t.defined() ? dtype_str(t.scalar_type()) : "undefined",
+                            config.pattern()));
         }
     }
     if (!problems.empty()) {
@@ -626,14 +688,17 @@ Evo2Model Evo2Model::from_state_dict(ModelConfig config,
         }
     }
     if (config.use_fp8_input_projections) {
-        EVOSCOPE_LOG_WARN("use_fp8_input_projections is set but evoscope runs the Hyena projections "
-                          "in {} (no FP8 emulation; 1B/20B/40B lose accuracy, spec §5.2)",
-                          dtype_str(impl->act_dtype));
+        EVOSCOPE_LOG_WARN(
+            "use_fp8_input_projections is set but evoscope runs the Hyena projections "
+            "in {} (no FP8 emulation; 1B/20B/40B lose accuracy, spec §5.2)",
+            dtype_str(impl->act_dtype));
     }
     return Evo2Model(std::move(impl));
 }
 
-Evo2Model Evo2Model::init_random(ModelConfig config, std::uint64_t seed, const std::string& device) {
+Evo2Model Evo2Model::init_random(ModelConfig config,
+                                 std::uint64_t seed,
+                                 const std::string& device) {
     config.validate();
     parse_device(device);  // fail before the work
     torch::NoGradGuard no_grad;
@@ -652,7 +717,8 @@ Evo2Model Evo2Model::init_random(ModelConfig config, std::uint64_t seed, const s
             t.fill_(1.0);
         } else if (ends(".bias")) {
             t.zero_();
-        } else if (ends("out_filter_dense.weight") || ends("out_proj.weight") || ends("mlp.l3.weight")) {
+        } else if (ends("out_filter_dense.weight") || ends("out_proj.weight") ||
+                   ends("mlp.l3.weight")) {
             t.normal_(0.0, std_out, gen);
         } else if (ends(".weight") && !ends("short_filter_weight")) {
             t.normal_(0.0, std_in, gen);  // embedding, projections, Wqkv, l1, l2
@@ -676,7 +742,8 @@ Evo2Model Evo2Model::init_random(ModelConfig config, std::uint64_t seed, const s
             t = -at::exp(t);
         } else if (ends("rotary_emb.inv_freq")) {
             const double hd = static_cast<double>(config.head_dim());
-            t = 1.0 / at::pow(config.rotary_emb_base, at::arange(0, config.head_dim(), 2, f32.dtype(at::kDouble)) / hd);
+            t = 1.0 / at::pow(config.rotary_emb_base,
+                              at::arange(0, config.head_dim(), 2, f32.dtype(at::kDouble)) / hd);
             t = t.to(at::kFloat);
         } else {
             EVOSCOPE_ASSERT_MSG(false, "no init rule for '{}'", n);
@@ -733,7 +800,8 @@ std::map<std::string, at::Tensor> Evo2Model::run(const at::Tensor& ids,
 }
 
 at::Tensor Evo2Model::logits_with_replacement(
-    const at::Tensor& ids, const std::string& site,
+    const at::Tensor& ids,
+    const std::string& site,
     const std::function<at::Tensor(const at::Tensor&)>& replace) const {
     torch::NoGradGuard no_grad;
     check_site(site, impl_->config.num_layers);
@@ -744,7 +812,8 @@ at::Tensor Evo2Model::logits_with_replacement(
         EVOSCOPE_CHECK(y.sizes() == x.sizes(), "replacement for site {} has the wrong shape", site);
         return y.to(x.device(), x.scalar_type());
     };
-    return impl_->forward(t, impl_->config.num_layers - 1, true, wanted, capture).to(at::kCPU, at::kFloat);
+    return impl_->forward(t, impl_->config.num_layers - 1, true, wanted, capture)
+        .to(at::kCPU, at::kFloat);
 }
 
 void Evo2Model::check_site(const std::string& site, std::int64_t num_layers) {
@@ -816,7 +885,10 @@ std::vector<std::pair<std::string, at::Tensor>> Evo2Model::parameters() {
 at::Tensor Evo2Model::forward_train(const at::Tensor& ids) {
     parameters();  // marks the weights requires_grad
     const at::Tensor t = impl_->prepare_ids(ids);
-    return impl_->forward(t, impl_->config.num_layers - 1, true, {}, [](const std::string&, const at::Tensor&) { return at::Tensor(); });
+    return impl_->forward(
+        t, impl_->config.num_layers - 1, true, {}, [](const std::string&, const at::Tensor&) {
+            return at::Tensor();
+        });
 }
 
 }  // namespace evoscope::model

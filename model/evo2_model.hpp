@@ -8,8 +8,6 @@
 /// model/trainer.hpp); const forward calls may run concurrently.
 #pragma once
 
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -17,6 +15,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <ATen/core/Tensor.h>
 
 #include "model/config.hpp"
 
@@ -97,8 +97,10 @@ public:
     /// result must have the same shape (it is moved back to the model's device and dtype). Used
     /// to splice an SAE reconstruction into the model (loss recovered).
     /// @throws InputError for a bad site or ids, or a replacement of the wrong shape.
-    at::Tensor logits_with_replacement(const at::Tensor& ids, const std::string& site,
-                                       const std::function<at::Tensor(const at::Tensor&)>& replace) const;
+    at::Tensor logits_with_replacement(
+        const at::Tensor& ids,
+        const std::string& site,
+        const std::function<at::Tensor(const at::Tensor&)>& replace) const;
     /// Validates an activation site name: `embedding`, `blocks.N` (residual stream after block
     /// N), `blocks.N.mlp.l3` (MLP branch output before the residual add), `blocks.N.pre_norm`
     /// (pre-norm output), `final_norm`; N in 0..num_layers-1.

@@ -42,7 +42,8 @@ std::vector<TokenId> Tokenizer::pad_batch(const std::vector<std::vector<TokenId>
     std::vector<TokenId> out(seqs.size() * max_len, kPadId);
     lengths.clear();
     for (std::size_t i = 0; i < seqs.size(); ++i) {
-        std::copy(seqs[i].begin(), seqs[i].end(), out.begin() + static_cast<std::ptrdiff_t>(i * max_len));
+        std::copy(
+            seqs[i].begin(), seqs[i].end(), out.begin() + static_cast<std::ptrdiff_t>(i * max_len));
         lengths.push_back(static_cast<std::int64_t>(seqs[i].size()));
     }
     return out;

@@ -1,14 +1,13 @@
 #include "model/torch_info.hpp"
 
-#include <ATen/Parallel.h>
-#include <torch/cuda.h>
-#include <torch/version.h>
-
-#include <c10/util/Exception.h>
-
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
 
 #include "core/error.hpp"
 
@@ -43,8 +42,9 @@ void rethrow_torch_error(const std::exception& e) {
                         message.find("CUDA error") != std::string::npos ||
                         message.find("CUDA driver") != std::string::npos;
     if (device) {
-        throw DeviceError("device failure in libtorch: " + message +
-                          " (for out of memory, try a smaller --batch or --window, or --device cpu)");
+        throw DeviceError(
+            "device failure in libtorch: " + message +
+            " (for out of memory, try a smaller --batch or --window, or --device cpu)");
     }
     throw ModelError("libtorch refused the operation: " + message);
 }

@@ -3,12 +3,12 @@
 // `_single_tensor_adamw`) operation by operation, so results match it to the last bit on CPU.
 #include "model/trainer.hpp"
 
-#include <torch/torch.h>
-
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <numbers>
+
+#include <torch/torch.h>
 
 #include "core/check.hpp"
 #include "model/safetensors.hpp"
@@ -35,7 +35,8 @@ double scheduled_lr(const TrainConfig& c, std::int64_t step) {
         return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmup_steps);
     }
     const std::int64_t span = std::max<std::int64_t>(c.total_steps - c.warmup_steps, 1);
-    const double p = std::min(1.0, static_cast<double>(step - c.warmup_steps) / static_cast<double>(span));
+    const double p =
+        std::min(1.0, static_cast<double>(step - c.warmup_steps) / static_cast<double>(span));
     return c.min_lr + 0.5 * (c.lr - c.min_lr) * (1.0 + std::cos(std::numbers::pi * p));
 }
 
@@ -107,11 +108,13 @@ void AdamW::load_state(const std::vector<std::pair<std::string, at::Tensor>>& st
     auto get = [&by_name](const std::string& name, at::IntArrayRef shape) -> const at::Tensor& {
         const auto it = by_name.find(name);
         EVOSCOPE_CHECK_MODEL(it != by_name.end(), "optimizer state has no entry '{}'", name);
-        EVOSCOPE_CHECK_MODEL(it->second.sizes() == shape, "optimizer state entry '{}' has the wrong shape", name);
+        EVOSCOPE_CHECK_MODEL(
+            it->second.sizes() == shape, "optimizer state entry '{}' has the wrong shape", name);
         return it->second;
     };
     const at::Tensor& step = get("step", {1});
-    EVOSCOPE_CHECK_MODEL(step.scalar_type() == at::kLong, "optimizer state entry 'step' must be int64");
+    EVOSCOPE_CHECK_MODEL(step.scalar_type() == at::kLong,
+                         "optimizer state entry 'step' must be int64");
     for (auto& s : slots_) {
         s.master.copy_(get("master." + s.name, s.master.sizes()));
         s.exp_avg.copy_(get("exp_avg." + s.name, s.master.sizes()));
@@ -161,11 +164,15 @@ at::Tensor next_token_loss(Evo2Model& model, const at::Tensor& ids) {
 
 Trainer::Trainer(Evo2Model& model, const TrainConfig& config)
     : model_(model), config_(config), optimizer_(model.parameters(), config) {
-    EVOSCOPE_CHECK(config.lr > 0 && config.min_lr >= 0 && config.min_lr <= config.lr,
-                   "learning rates must satisfy 0 <= min_lr <= lr and lr > 0 (got lr {}, min_lr {})", config.lr,
-                   config.min_lr);
-    EVOSCOPE_CHECK(config.warmup_steps >= 0 && config.total_steps >= 1, "warmup must be >= 0 and steps >= 1");
-    EVOSCOPE_CHECK(config.beta1 >= 0 && config.beta1 < 1 && config.beta2 >= 0 && config.beta2 < 1 && config.eps > 0,
+    EVOSCOPE_CHECK(
+        config.lr > 0 && config.min_lr >= 0 && config.min_lr <= config.lr,
+        "learning rates must satisfy 0 <= min_lr <= lr and lr > 0 (got lr {}, min_lr {})",
+        config.lr,
+        config.min_lr);
+    EVOSCOPE_CHECK(config.warmup_steps >= 0 && config.total_steps >= 1,
+                   "warmup must be >= 0 and steps >= 1");
+    EVOSCOPE_CHECK(config.beta1 >= 0 && config.beta1 < 1 && config.beta2 >= 0 && config.beta2 < 1 &&
+                       config.eps > 0,
                    "AdamW betas must be in [0, 1) and eps > 0");
     for (auto& [name, p] : model_.parameters()) {
         params_.push_back(p);
@@ -229,7 +236,8 @@ EvalResult evaluate(const Evo2Model& model,
                         seq[static_cast<std::size_t>(chunks[c].second + t)];
                 }
             }
-            const at::Tensor logits = model.logits(ids.slice(1, 0, len - 1));  // [B, len-1, V] fp32 CPU
+            const at::Tensor logits =
+                model.logits(ids.slice(1, 0, len - 1));  // [B, len-1, V] fp32 CPU
             const at::Tensor logp = at::log_softmax(logits, -1);
             const at::Tensor lp = logp.gather(2, ids.slice(1, 1, len).unsqueeze(2));
             nll -= lp.to(at::kDouble).sum().item<double>();
@@ -242,9 +250,14 @@ EvalResult evaluate(const Evo2Model& model,
 
 // ---------------------------------------------------------------------------------------------
 
-WindowSampler::WindowSampler(std::vector<std::int64_t> segment_lengths, std::int64_t length, bool both_strands,
+WindowSampler::WindowSampler(std::vector<std::int64_t> segment_lengths,
+                             std::int64_t length,
+                             bool both_strands,
                              std::uint64_t seed)
-    : lengths_(std::move(segment_lengths)), length_(length), both_strands_(both_strands), seed_(seed) {
+    : lengths_(std::move(segment_lengths)),
+      length_(length),
+      both_strands_(both_strands),
+      seed_(seed) {
     EVOSCOPE_CHECK(length >= 1, "window length must be positive");
     std::int64_t total = 0;
     std::int64_t longest = 0;
@@ -254,24 +267,34 @@ WindowSampler::WindowSampler(std::vector<std::int64_t> segment_lengths, std::int
         cumulative_.push_back(total);
     }
     EVOSCOPE_CHECK(!lengths_.empty(), "no training sequences");
-    EVOSCOPE_CHECK(total > 0,
-                   "a training window of {} bases is longer than every training sequence (longest: {} bases); "
-                   "use a shorter --window",
-                   length, longest);
+    EVOSCOPE_CHECK(
+        total > 0,
+        "a training window of {} bases is longer than every training sequence (longest: {} bases); "
+        "use a shorter --window",
+        length,
+        longest);
 }
 
-WindowSampler::WindowSampler(std::vector<std::int64_t> segment_lengths, std::vector<std::size_t> group_of,
-                             std::vector<double> group_weights, std::vector<std::string> group_names,
-                             std::int64_t length, bool both_strands, std::uint64_t seed)
+WindowSampler::WindowSampler(std::vector<std::int64_t> segment_lengths,
+                             std::vector<std::size_t> group_of,
+                             std::vector<double> group_weights,
+                             std::vector<std::string> group_names,
+                             std::int64_t length,
+                             bool both_strands,
+                             std::uint64_t seed)
     : WindowSampler(std::move(segment_lengths), length, both_strands, seed) {
     EVOSCOPE_CHECK(group_of.size() == lengths_.size(), "one group per segment is needed");
-    EVOSCOPE_CHECK(group_names.size() == group_weights.size(), "one name per group weight is needed");
+    EVOSCOPE_CHECK(group_names.size() == group_weights.size(),
+                   "one name per group weight is needed");
     const std::size_t n_groups = group_weights.size();
     group_segments_.assign(n_groups, {});
     group_cumulative_.assign(n_groups, {});
     for (std::size_t s = 0; s < lengths_.size(); ++s) {
-        EVOSCOPE_CHECK(group_of[s] < n_groups, "segment {} belongs to group {}, but there are {} groups", s,
-                       group_of[s], n_groups);
+        EVOSCOPE_CHECK(group_of[s] < n_groups,
+                       "segment {} belongs to group {}, but there are {} groups",
+                       s,
+                       group_of[s],
+                       n_groups);
         const std::int64_t starts = std::max<std::int64_t>(lengths_[s] - length_ + 1, 0);
         auto& cum = group_cumulative_[group_of[s]];
         group_segments_[group_of[s]].push_back(s);
@@ -280,13 +303,18 @@ WindowSampler::WindowSampler(std::vector<std::int64_t> segment_lengths, std::vec
     double total = 0;
     for (std::size_t g = 0; g < n_groups; ++g) {
         const double w = group_weights[g];
-        EVOSCOPE_CHECK(std::isfinite(w) && w >= 0, "sampling weight {} of {} is not a finite number >= 0", w,
+        EVOSCOPE_CHECK(std::isfinite(w) && w >= 0,
+                       "sampling weight {} of {} is not a finite number >= 0",
+                       w,
                        group_names[g]);
         const std::int64_t starts = group_cumulative_[g].empty() ? 0 : group_cumulative_[g].back();
         EVOSCOPE_CHECK(w == 0 || starts > 0,
-                       "{} has sampling weight {} but no training window of {} bases fits in it; give it weight 0 "
+                       "{} has sampling weight {} but no training window of {} bases fits in it; "
+                       "give it weight 0 "
                        "or use a shorter --window",
-                       group_names[g], w, length_);
+                       group_names[g],
+                       w,
+                       length_);
         total += w;
     }
     EVOSCOPE_CHECK(total > 0, "every sampling weight is 0");
@@ -294,12 +322,14 @@ WindowSampler::WindowSampler(std::vector<std::int64_t> segment_lengths, std::vec
     for (std::size_t g = 0; g < n_groups; ++g) {
         run += group_weights[g] / total;
         group_cdf_.push_back(run);
-        if (group_weights[g] > 0) last_drawable_group_ = g;
+        if (group_weights[g] > 0)
+            last_drawable_group_ = g;
     }
 }
 
 std::vector<double> WindowSampler::group_shares() const {
-    if (group_cdf_.empty()) return {1.0};
+    if (group_cdf_.empty())
+        return {1.0};
     std::vector<double> shares;
     double prev = 0;
     for (const double c : group_cdf_) {
@@ -313,19 +343,22 @@ WindowDraw WindowSampler::draw(std::uint64_t index) const {
     const std::uint64_t u = splitmix64(seed_ ^ splitmix64(index));
     WindowDraw d;
     if (group_cdf_.empty()) {
-        const auto pos = static_cast<std::int64_t>(u % static_cast<std::uint64_t>(cumulative_.back()));
+        const auto pos =
+            static_cast<std::int64_t>(u % static_cast<std::uint64_t>(cumulative_.back()));
         const auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), pos);
         d.segment = static_cast<std::size_t>(it - cumulative_.begin());
         d.offset = pos - (d.segment == 0 ? 0 : cumulative_[d.segment - 1]);
     } else {
         // The group from the top 53 bits of a second stream, the start from u as in the
         // unweighted mode, so the strand bit below stays independent of both.
-        const double r = static_cast<double>(splitmix64(u ^ 0x5851f42d4c957f2dULL) >> 11) * 0x1.0p-53;
+        const double r =
+            static_cast<double>(splitmix64(u ^ 0x5851f42d4c957f2dULL) >> 11) * 0x1.0p-53;
         // upper_bound never lands on a weight-0 group (its cdf entry equals the one before);
         // it can only run past the end when rounding leaves the last cdf entries a hair below 1.
-        auto g = static_cast<std::size_t>(std::upper_bound(group_cdf_.begin(), group_cdf_.end(), r) -
-                                          group_cdf_.begin());
-        if (g == group_cdf_.size()) g = last_drawable_group_;
+        auto g = static_cast<std::size_t>(
+            std::upper_bound(group_cdf_.begin(), group_cdf_.end(), r) - group_cdf_.begin());
+        if (g == group_cdf_.size())
+            g = last_drawable_group_;
         const auto& cum = group_cumulative_[g];
         const auto pos = static_cast<std::int64_t>(u % static_cast<std::uint64_t>(cum.back()));
         const auto it = std::upper_bound(cum.begin(), cum.end(), pos);

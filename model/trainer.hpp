@@ -7,14 +7,14 @@
 /// arrive as token vectors or strings.
 #pragma once
 
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <ATen/core/Tensor.h>
 
 #include "model/evo2_model.hpp"
 #include "model/tokenizer.hpp"
@@ -31,7 +31,7 @@ struct TrainConfig {
     double beta1 = 0.9;
     double beta2 = 0.95;
     double eps = 1e-8;
-    double grad_clip = 1.0;           ///< max global gradient L2 norm; <= 0 disables
+    double grad_clip = 1.0;  ///< max global gradient L2 norm; <= 0 disables
 };
 
 /// Learning rate of update `step` (0-based): lr*(step+1)/warmup during warmup, then
@@ -51,6 +51,7 @@ public:
     void step(double lr);
     /// Clears every parameter's gradient.
     void zero_grad();
+
     std::int64_t n_steps() const { return n_steps_; }
 
     /// The full state, CPU tensors: "step" (int64 [1]) and per parameter "master.<name>",
@@ -69,6 +70,7 @@ private:
         at::Tensor exp_avg_sq;
         bool decay = false;
     };
+
     std::vector<Slot> slots_;
     TrainConfig config_;
     std::int64_t n_steps_ = 0;
@@ -98,6 +100,7 @@ public:
 
     /// One update on `ids` [B, W+1] at lr scheduled_lr(config, n_steps()).
     StepResult step(const at::Tensor& ids);
+
     std::int64_t n_steps() const { return optimizer_.n_steps(); }
 
     /// Writes the optimizer state (AdamW::state) to a safetensors file (atomic).
@@ -142,19 +145,27 @@ struct WindowDraw {
 class WindowSampler {
 public:
     /// @throws InputError when no segment is at least `length` long (naming the longest).
-    WindowSampler(std::vector<std::int64_t> segment_lengths, std::int64_t length, bool both_strands,
+    WindowSampler(std::vector<std::int64_t> segment_lengths,
+                  std::int64_t length,
+                  bool both_strands,
                   std::uint64_t seed);
     /// Weighted groups (genomes): segment s belongs to group `group_of[s]`; a draw first picks a
     /// group with probability weight / sum(weights), then a start uniformly among that group's
     /// starts. Groups of weight 0 are never drawn.
     /// @throws InputError when a group with a positive weight has no start of `length` bases
     ///         (naming `group_names[g]`), or when the weights are negative, not finite or all 0.
-    WindowSampler(std::vector<std::int64_t> segment_lengths, std::vector<std::size_t> group_of,
-                  std::vector<double> group_weights, std::vector<std::string> group_names, std::int64_t length,
-                  bool both_strands, std::uint64_t seed);
+    WindowSampler(std::vector<std::int64_t> segment_lengths,
+                  std::vector<std::size_t> group_of,
+                  std::vector<double> group_weights,
+                  std::vector<std::string> group_names,
+                  std::int64_t length,
+                  bool both_strands,
+                  std::uint64_t seed);
     WindowDraw draw(std::uint64_t index) const;
+
     /// Total number of distinct window starts.
     std::int64_t n_starts() const { return cumulative_.empty() ? 0 : cumulative_.back(); }
+
     /// Expected fraction of windows from each group (one entry per group; {1} when ungrouped).
     std::vector<double> group_shares() const;
 
@@ -165,10 +176,10 @@ private:
     bool both_strands_;
     std::uint64_t seed_;
     // Weighted mode only (empty otherwise).
-    std::vector<double> group_cdf_;                        // cumulative normalised group weights
+    std::vector<double> group_cdf_;                         // cumulative normalised group weights
     std::vector<std::vector<std::size_t>> group_segments_;  // segment indices of each group
     std::vector<std::vector<std::int64_t>> group_cumulative_;  // running starts within each group
-    std::size_t last_drawable_group_ = 0;                    // the last group of positive weight
+    std::size_t last_drawable_group_ = 0;                      // the last group of positive weight
 };
 
 }  // namespace evoscope::model

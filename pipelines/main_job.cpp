@@ -1,11 +1,11 @@
 #include "pipelines/main_job.hpp"
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/check.hpp"
 #include "core/log.hpp"
@@ -23,10 +23,10 @@ std::string bundled_data_dir() {
     return EVOSCOPE_DATA_DIR;
 }
 
-
 MainJobResult run_main_job(const MainJobOptions& config) {
     WindowSourceOptions options;
-    options.fasta = config.fasta.empty() ? bundled_data_dir() + "/genomes/ctrachomatis.fa" : config.fasta;
+    options.fasta =
+        config.fasta.empty() ? bundled_data_dir() + "/genomes/ctrachomatis.fa" : config.fasta;
     options.window_bp = config.window_bp;
     options.stride_bp = config.stride_bp;
     options.strand = "both";
@@ -61,12 +61,17 @@ MainJobResult run_main_job(const MainJobOptions& config) {
     summary["n_contigs"] = source.fasta().contigs().size();
     summary["n_windows"] = stream.n_emitted();
     summary["n_window_bases"] = n_bases;
-    summary["gc_fraction"] = n_bases > 0 ? static_cast<double>(n_gc) / static_cast<double>(n_bases) : 0.0;
+    summary["gc_fraction"] =
+        n_bases > 0 ? static_cast<double>(n_gc) / static_cast<double>(n_bases) : 0.0;
     summary["outputs"] = {{"windows", bed_path.filename().string()}};
     const auto summary_path = std::filesystem::path(config.outdir) / "summary.json";
     write_file_atomic(summary_path, summary.dump(2) + "\n");
-    EVOSCOPE_LOG_INFO("{} windows ({} bp each, stride {}, both strands) of {} -> {}", stream.n_emitted(),
-                      config.window_bp, config.stride_bp, options.fasta, config.outdir);
+    EVOSCOPE_LOG_INFO("{} windows ({} bp each, stride {}, both strands) of {} -> {}",
+                      stream.n_emitted(),
+                      config.window_bp,
+                      config.stride_bp,
+                      options.fasta,
+                      config.outdir);
     return MainJobResult{summary_path, stream.n_emitted()};
 }
 

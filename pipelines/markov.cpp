@@ -1,13 +1,13 @@
 #include "pipelines/markov.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
+
+#include <fmt/format.h>
 
 #include "core/check.hpp"
 #include "core/log.hpp"
@@ -49,9 +49,12 @@ Genomes open_genomes(const MarkovOptions& config) {
         g.labels.push_back(std::filesystem::path(config.fasta[i]).filename().string());
         for (const auto& c : g.readers.back().contigs()) {
             const auto [it, inserted] = g.fasta_of.emplace(c.name, i);
-            EVOSCOPE_CHECK(inserted,
-                           "contig '{}' is in both {} and {}; give such FASTA files to separate runs",
-                           c.name, config.fasta[it->second], config.fasta[i]);
+            EVOSCOPE_CHECK(
+                inserted,
+                "contig '{}' is in both {} and {}; give such FASTA files to separate runs",
+                c.name,
+                config.fasta[it->second],
+                config.fasta[i]);
             all.push_back(c);
         }
     }
@@ -101,8 +104,9 @@ void check_overlap(const std::vector<SourcedRegion>& train,
         by_contig[r.interval.contig].push_back(r.interval);
     }
     for (auto& [contig, list] : by_contig) {
-        std::sort(list.begin(), list.end(),
-                  [](const Interval& a, const Interval& b) { return a.begin < b.begin; });
+        std::sort(list.begin(), list.end(), [](const Interval& a, const Interval& b) {
+            return a.begin < b.begin;
+        });
     }
     std::int64_t n_overlapping = 0;
     for (const auto& r : eval) {
@@ -112,15 +116,19 @@ void check_overlap(const std::vector<SourcedRegion>& train,
         }
         // Training regions starting before eval's end; the one reaching furthest decides.
         const auto& list = it->second;
-        const auto end = std::lower_bound(list.begin(), list.end(), r.interval.end,
-                                          [](const Interval& a, std::int64_t pos) { return a.begin < pos; });
+        const auto end = std::lower_bound(
+            list.begin(), list.end(), r.interval.end, [](const Interval& a, std::int64_t pos) {
+                return a.begin < pos;
+            });
         for (auto t = list.begin(); t != end; ++t) {
             if (t->end > r.interval.begin && !t->empty() && !r.interval.empty()) {
-                const std::string what =
-                    fmt::format("eval region {} overlaps training region {}", genomics::format_region_1b(r.interval),
-                                genomics::format_region_1b(*t));
-                EVOSCOPE_CHECK(allow, "{}: held-out bits per base would be optimistic "
-                                      "(--allow-overlap scores it anyway)", what);
+                const std::string what = fmt::format("eval region {} overlaps training region {}",
+                                                     genomics::format_region_1b(r.interval),
+                                                     genomics::format_region_1b(*t));
+                EVOSCOPE_CHECK(allow,
+                               "{}: held-out bits per base would be optimistic "
+                               "(--allow-overlap scores it anyway)",
+                               what);
                 if (n_overlapping == 0) {
                     EVOSCOPE_LOG_WARN("{} (--allow-overlap: scoring it anyway)", what);
                 }
@@ -193,9 +201,11 @@ std::vector<int> parse_markov_orders(std::string_view spec) {
         int v = -1;
         const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
         EVOSCOPE_CHECK_USAGE(ec == std::errc() && ptr == text.data() + text.size() && !text.empty(),
-                             "--order: invalid order list '{}' (examples: 5, 0-12, 0,2,4-6)", spec);
+                             "--order: invalid order list '{}' (examples: 5, 0-12, 0,2,4-6)",
+                             spec);
         EVOSCOPE_CHECK_USAGE(v >= 0 && v <= genomics::kMaxMarkovOrder,
-                             "--order: order {} is outside 0..{} (4^(K+1) counts per order)", v,
+                             "--order: order {} is outside 0..{} (4^(K+1) counts per order)",
+                             v,
                              genomics::kMaxMarkovOrder);
         return v;
     };
@@ -217,23 +227,24 @@ std::vector<int> parse_markov_orders(std::string_view spec) {
     return out;
 }
 
-
-
 MarkovResult run_markov(const MarkovOptions& config) {
     const std::vector<int> orders = parse_markov_orders(config.orders);
     const auto smoothings = parse_smoothings(config.smoothing);
     const bool holdout = config.holdout_fraction > 0;
     const bool explicit_sets = !config.train_regions.empty() || !config.train_bed.empty() ||
                                !config.eval_regions.empty() || !config.eval_bed.empty();
-    EVOSCOPE_CHECK_USAGE(!(holdout && explicit_sets),
-                         "--holdout-fraction cannot be combined with --train/--train-bed/--eval/--eval-bed");
-    EVOSCOPE_CHECK_USAGE(holdout || (config.regions.empty() && config.regions_bed.empty()),
-                         "-r/-R select regions to split with --holdout-fraction; for explicit sets use "
-                         "--train/--eval (or --train-bed/--eval-bed)");
+    EVOSCOPE_CHECK_USAGE(
+        !(holdout && explicit_sets),
+        "--holdout-fraction cannot be combined with --train/--train-bed/--eval/--eval-bed");
+    EVOSCOPE_CHECK_USAGE(
+        holdout || (config.regions.empty() && config.regions_bed.empty()),
+        "-r/-R select regions to split with --holdout-fraction; for explicit sets use "
+        "--train/--eval (or --train-bed/--eval-bed)");
     EVOSCOPE_CHECK_USAGE(holdout || explicit_sets,
                          "give --holdout-fraction F, or training and evaluation regions with "
                          "--train/--train-bed and --eval/--eval-bed");
-    EVOSCOPE_CHECK_USAGE(config.holdout_fraction < 1, "--holdout-fraction {} is outside (0, 1)",
+    EVOSCOPE_CHECK_USAGE(config.holdout_fraction < 1,
+                         "--holdout-fraction {} is outside (0, 1)",
                          config.holdout_fraction);
 
     const Genomes genomes = open_genomes(config);
@@ -247,15 +258,21 @@ MarkovResult run_markov(const MarkovOptions& config) {
             }
         }
         for (const auto& r : base) {
-            const genomics::HoldoutSplit s = genomics::split_holdout(r.interval, config.holdout_fraction);
+            const genomics::HoldoutSplit s =
+                genomics::split_holdout(r.interval, config.holdout_fraction);
             if (s.train.empty() || s.eval.empty()) {
-                EVOSCOPE_LOG_WARN("region {} ({} bp) is too short to split with --holdout-fraction {}; "
-                                  "left out", genomics::format_region_1b(r.interval), r.interval.length(),
-                                  config.holdout_fraction);
+                EVOSCOPE_LOG_WARN(
+                    "region {} ({} bp) is too short to split with --holdout-fraction {}; "
+                    "left out",
+                    genomics::format_region_1b(r.interval),
+                    r.interval.length(),
+                    config.holdout_fraction);
                 continue;
             }
-            EVOSCOPE_LOG_INFO("{}: train {}, eval {}", genomes.labels[r.fasta],
-                              genomics::format_region_1b(s.train), genomics::format_region_1b(s.eval));
+            EVOSCOPE_LOG_INFO("{}: train {}, eval {}",
+                              genomes.labels[r.fasta],
+                              genomics::format_region_1b(s.train),
+                              genomics::format_region_1b(s.eval));
             train.push_back(SourcedRegion{s.train, r.fasta});
             eval.push_back(SourcedRegion{s.eval, r.fasta});
         }
@@ -263,7 +280,8 @@ MarkovResult run_markov(const MarkovOptions& config) {
         train = read_regions(genomes, config.train_regions, config.train_bed);
         eval = read_regions(genomes, config.eval_regions, config.eval_bed);
     }
-    EVOSCOPE_CHECK(!train.empty(), "empty training set: no training regions (give --train/--train-bed)");
+    EVOSCOPE_CHECK(!train.empty(),
+                   "empty training set: no training regions (give --train/--train-bed)");
     EVOSCOPE_CHECK(!eval.empty(), "no evaluation regions (give --eval/--eval-bed)");
     check_overlap(train, eval, config.allow_overlap);
 
@@ -284,8 +302,10 @@ MarkovResult run_markov(const MarkovOptions& config) {
             if (job.eval.empty()) {
                 continue;
             }
-            EVOSCOPE_CHECK(!job.train.empty(), "empty training set for {} (--per-fasta): it has eval "
-                                               "regions but no training regions", job.label);
+            EVOSCOPE_CHECK(!job.train.empty(),
+                           "empty training set for {} (--per-fasta): it has eval "
+                           "regions but no training regions",
+                           job.label);
             jobs.push_back(std::move(job));
         }
     } else {
@@ -293,13 +313,17 @@ MarkovResult run_markov(const MarkovOptions& config) {
     }
 
     const int max_order = orders.back();
-    const bool kn_used = std::find(smoothings.begin(), smoothings.end(),
-                                   genomics::MarkovSmoothing::KneserNey) != smoothings.end();
-    EVOSCOPE_LOG_INFO("orders {}-{}: count tables {:.1f} MB", orders.front(), max_order,
-                      static_cast<double>(genomics::markov_memory_bytes(
-                          max_order, kn_used ? genomics::MarkovSmoothing::KneserNey
-                                             : genomics::MarkovSmoothing::AddOne)) /
-                          1e6);
+    const bool kn_used =
+        std::find(smoothings.begin(), smoothings.end(), genomics::MarkovSmoothing::KneserNey) !=
+        smoothings.end();
+    EVOSCOPE_LOG_INFO(
+        "orders {}-{}: count tables {:.1f} MB",
+        orders.front(),
+        max_order,
+        static_cast<double>(genomics::markov_memory_bytes(
+            max_order,
+            kn_used ? genomics::MarkovSmoothing::KneserNey : genomics::MarkovSmoothing::AddOne)) /
+            1e6);
 
     OutputFile out(config.output, config.force);
     out.write("order\tsmoothing\ttrain\teval\tn_bases\tn_skipped\tbits_per_base\n");
@@ -319,20 +343,29 @@ MarkovResult run_markov(const MarkovOptions& config) {
         for (const auto& r : job.train) {
             const auto& fasta = genomes.readers[r.fasta];
             counts.end_segment();
-            for_each_chunk(fasta, r.interval, false, [&counts](const std::string& s) { counts.add(s); });
+            for_each_chunk(
+                fasta, r.interval, false, [&counts](const std::string& s) { counts.add(s); });
             counts.end_segment();
             if (train_both) {
-                for_each_chunk(fasta, r.interval, true, [&counts](const std::string& s) { counts.add(s, true); });
+                for_each_chunk(fasta, r.interval, true, [&counts](const std::string& s) {
+                    counts.add(s, true);
+                });
                 counts.end_segment();
             }
         }
         EVOSCOPE_CHECK(counts.n_bases() > 0,
                        "empty training set{}: the {} training region(s) hold no A/C/G/T bases",
-                       job.label == "all" ? std::string() : " for " + job.label, job.train.size());
-        EVOSCOPE_LOG_INFO("model {}: {} training region(s), {} bases counted ({}), {} non-ACGT skipped, "
-                          "{:.1f} s", job.label, job.train.size(), counts.n_bases(),
-                          train_both ? "both strands" : "forward strand", counts.n_skipped(),
-                          seconds_since(t_train));
+                       job.label == "all" ? std::string() : " for " + job.label,
+                       job.train.size());
+        EVOSCOPE_LOG_INFO(
+            "model {}: {} training region(s), {} bases counted ({}), {} non-ACGT skipped, "
+            "{:.1f} s",
+            job.label,
+            job.train.size(),
+            counts.n_bases(),
+            train_both ? "both strands" : "forward strand",
+            counts.n_skipped(),
+            seconds_since(t_train));
 
         // Group eval regions in first-seen order.
         std::vector<std::string> group_names;
@@ -359,8 +392,10 @@ MarkovResult run_markov(const MarkovOptions& config) {
                     const auto& fasta = genomes.readers[r->fasta];
                     for (const bool reverse : eval_reverse) {
                         scorer.end_segment();
-                        for_each_chunk(fasta, r->interval, reverse,
-                                       [&scorer, reverse](const std::string& s) { scorer.add(s, reverse); });
+                        for_each_chunk(
+                            fasta, r->interval, reverse, [&scorer, reverse](const std::string& s) {
+                                scorer.add(s, reverse);
+                            });
                     }
                 }
                 for (std::size_t i = 0; i < orders.size(); ++i) {
@@ -377,26 +412,43 @@ MarkovResult run_markov(const MarkovOptions& config) {
             for (std::size_t i = 0; i < orders.size(); ++i) {
                 for (std::size_t g = 0; g < groups.size(); ++g) {
                     const auto& s = group_scores[g][i];
-                    fmt::format_to(std::back_inserter(buf), "{}\t{}\t{}\t{}\t{}\t{}\t{}\n", s.order,
-                                   smoothing_name, job.label, group_names[g], s.n_bases, s.n_skipped,
+                    fmt::format_to(std::back_inserter(buf),
+                                   "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                                   s.order,
+                                   smoothing_name,
+                                   job.label,
+                                   group_names[g],
+                                   s.n_bases,
+                                   s.n_skipped,
                                    format_bpb(s.bits_per_base()));
                 }
                 if (groups.size() > 1) {
                     const auto& s = total[i];
-                    fmt::format_to(std::back_inserter(buf), "{}\t{}\t{}\tall\t{}\t{}\t{}\n", s.order,
-                                   smoothing_name, job.label, s.n_bases, s.n_skipped,
+                    fmt::format_to(std::back_inserter(buf),
+                                   "{}\t{}\t{}\tall\t{}\t{}\t{}\n",
+                                   s.order,
+                                   smoothing_name,
+                                   job.label,
+                                   s.n_bases,
+                                   s.n_skipped,
                                    format_bpb(s.bits_per_base()));
                 }
             }
             out.write(buf);
             result.n_rows += std::count(buf.begin(), buf.end(), '\n');
             if (total.front().n_bases == 0) {
-                EVOSCOPE_LOG_WARN("model {}: the eval regions hold no A/C/G/T bases (bits per base NA)",
-                                  job.label);
+                EVOSCOPE_LOG_WARN(
+                    "model {}: the eval regions hold no A/C/G/T bases (bits per base NA)",
+                    job.label);
             }
-            EVOSCOPE_LOG_INFO("model {} ({}): {} eval region(s), {} bases scored, {} skipped, {:.1f} s",
-                              job.label, smoothing_name, job.eval.size(), total.front().n_bases,
-                              total.front().n_skipped, seconds_since(t_eval));
+            EVOSCOPE_LOG_INFO(
+                "model {} ({}): {} eval region(s), {} bases scored, {} skipped, {:.1f} s",
+                job.label,
+                smoothing_name,
+                job.eval.size(),
+                total.front().n_bases,
+                total.front().n_skipped,
+                seconds_since(t_eval));
         }
     }
     out.commit();

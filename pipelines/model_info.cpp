@@ -1,12 +1,12 @@
 #include "pipelines/model_info.hpp"
 
-#include <fmt/format.h>
-
 #include <charconv>
 #include <filesystem>
 #include <optional>
 #include <sstream>
 #include <string_view>
+
+#include <fmt/format.h>
 
 #include "core/check.hpp"
 #include "core/output_file.hpp"
@@ -54,7 +54,8 @@ ModelInfo run_model_info(const ModelInfoOptions& options) {
     ModelInfo info;
     for (const auto& entry : reader.entries()) {
         std::int64_t n = 1;
-        for (const auto d : entry.shape) n *= d;
+        for (const auto d : entry.shape)
+            n *= d;
         info.n_params += n;
         info.dtype_params[entry.dtype] += n;
         ++info.n_tensors;
@@ -64,7 +65,9 @@ ModelInfo run_model_info(const ModelInfoOptions& options) {
     if (const auto it = meta.find(kConfigKey); it != meta.end()) {
         yaml = it->second;
     }
-    const auto int_of = [&](std::string_view key) { return parse_int(yaml_value(yaml, key)).value_or(0); };
+    const auto int_of = [&](std::string_view key) {
+        return parse_int(yaml_value(yaml, key)).value_or(0);
+    };
     info.model_name = yaml_value(yaml, "model_name");
     if (info.model_name.empty()) {
         info.model_name = std::filesystem::path(options.model).filename().string();
@@ -74,8 +77,11 @@ ModelInfo run_model_info(const ModelInfoOptions& options) {
     info.max_seqlen = int_of("max_seqlen");
     if (const auto it = meta.find(kTrainedContextKey); it != meta.end()) {
         const auto value = parse_int(it->second);
-        EVOSCOPE_CHECK_FORMAT(value.has_value() && *value > 0, "{}: metadata {} is '{}', not a positive integer",
-                              options.model, kTrainedContextKey, it->second);
+        EVOSCOPE_CHECK_FORMAT(value.has_value() && *value > 0,
+                              "{}: metadata {} is '{}', not a positive integer",
+                              options.model,
+                              kTrainedContextKey,
+                              it->second);
         info.trained_context = *value;
         info.trained_context_source = kTrainedContextKey;
     } else if (info.max_seqlen > 0) {
@@ -86,7 +92,9 @@ ModelInfo run_model_info(const ModelInfoOptions& options) {
     }
 
     std::string text;
-    const auto row = [&](std::string_view key, const auto& value) { text += fmt::format("{}\t{}\n", key, value); };
+    const auto row = [&](std::string_view key, const auto& value) {
+        text += fmt::format("{}\t{}\n", key, value);
+    };
     row("file", options.model);
     row("model_name", info.model_name);
     row("n_tensors", info.n_tensors);

@@ -10,21 +10,21 @@
 namespace evoscope::pipelines {
 
 struct ModelInfoOptions {
-    std::string model;          ///< .safetensors model file
-    std::string output = "-";   ///< TSV (key, value), - for stdout
-    bool force = false;         ///< overwrite an existing output
+    std::string model;         ///< .safetensors model file
+    std::string output = "-";  ///< TSV (key, value), - for stdout
+    bool force = false;        ///< overwrite an existing output
 };
 
 struct ModelInfo {
-    std::string model_name;                          ///< config model_name, or the file name
+    std::string model_name;  ///< config model_name, or the file name
     std::int64_t n_tensors = 0;
-    std::int64_t n_params = 0;                       ///< elements over all tensors
+    std::int64_t n_params = 0;                         ///< elements over all tensors
     std::map<std::string, std::int64_t> dtype_params;  ///< elements per dtype code
-    std::int64_t hidden_size = 0;                    ///< 0 when the config does not say
+    std::int64_t hidden_size = 0;                      ///< 0 when the config does not say
     std::int64_t num_layers = 0;
     std::int64_t max_seqlen = 0;
-    std::int64_t trained_context = 0;                ///< tokens; 0 when nothing records it
-    std::string trained_context_source;              ///< metadata key, "config max_seqlen" or "unknown"
+    std::int64_t trained_context = 0;    ///< tokens; 0 when nothing records it
+    std::string trained_context_source;  ///< metadata key, "config max_seqlen" or "unknown"
 };
 
 /// Reads the header and writes `key<TAB>value` lines. @throws FormatError/IoError naming the file.

@@ -26,14 +26,20 @@ class WindowStitcher {
 public:
     /// Receives [from, to) of `contig` on `strand` ('+'/'-'), to be cut from the payload of the
     /// window starting at `window_begin` (rows from - window_begin .. to - window_begin).
-    using Emit = std::function<void(const std::string& contig, std::int64_t from, std::int64_t to, char strand,
-                                    std::int64_t window_begin, const Payload& payload)>;
+    using Emit = std::function<void(const std::string& contig,
+                                    std::int64_t from,
+                                    std::int64_t to,
+                                    char strand,
+                                    std::int64_t window_begin,
+                                    const Payload& payload)>;
 
     explicit WindowStitcher(Emit emit) : emit_(std::move(emit)) {}
 
     /// `interval` may differ from w.interval when the caller trimmed the window (encode
     /// --drop-first); region_index and strand come from `w`.
-    void add(const genomics::Window& w, const genomics::Interval& interval, std::int64_t contig_length,
+    void add(const genomics::Window& w,
+             const genomics::Interval& interval,
+             std::int64_t contig_length,
              Payload payload) {
         const auto key = std::make_pair(w.region_index, w.interval.strand);
         auto& state = states_[key];
@@ -52,6 +58,7 @@ public:
             state.pending = Pending{interval.contig, b, e, std::move(payload)};
         }
     }
+
     void add(const genomics::Window& w, std::int64_t contig_length, Payload payload) {
         add(w, w.interval, contig_length, std::move(payload));
     }
@@ -72,6 +79,7 @@ private:
         std::int64_t end = 0;
         Payload payload;
     };
+
     struct State {
         std::int64_t emitted_end = 0;  // '+': positions below this were written
         std::optional<Pending> pending;

@@ -1,10 +1,9 @@
 /// @file
 /// Helpers shared by the training commands (`model train`, `train-sae`): number and duration
 /// formatting for progress lines, the checkpoints of a run folder (finding the latest, opening it
-/// for --resume, writing one atomically), and a small self-contained SVG line chart for loss curves.
+/// for --resume, writing one atomically), and a small self-contained SVG line chart for loss
+/// curves.
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -14,6 +13,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace evoscope::pipelines {
 
@@ -34,15 +35,20 @@ struct ResumePoint {
 /// "version" is `version` and hands its "options" to `read_options`. A JSON error here or in
 /// `read_options` becomes a FormatError "<state.json>: not a valid <what>: ...".
 /// @throws InputError when RUN_DIR has no checkpoint.
-ResumePoint open_resume_point(const std::string& run_dir, int version, const std::string& what,
-                              const std::function<void(const nlohmann::json& options)>& read_options);
+ResumePoint open_resume_point(
+    const std::string& run_dir,
+    int version,
+    const std::string& what,
+    const std::function<void(const nlohmann::json& options)>& read_options);
 
 /// Writes checkpoint RUN_DIR/checkpoints/step-N atomically: `write_files` fills a temporary
 /// folder beside it, `state` is written there as state.json, and the folder is renamed into place
 /// (replacing an older one of the same step). Returns the checkpoint folder.
-std::filesystem::path write_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
-                                       const nlohmann::json& state,
-                                       const std::function<void(const std::filesystem::path& tmp)>& write_files);
+std::filesystem::path write_checkpoint(
+    const std::filesystem::path& run_dir,
+    std::int64_t step,
+    const nlohmann::json& state,
+    const std::function<void(const std::filesystem::path& tmp)>& write_files);
 
 /// The output folder of a training run. `open()` creates RUN_DIR/checkpoints; if the run then
 /// fails (the guard is destroyed by an exception) before any checkpoint was written, the folder
@@ -93,7 +99,10 @@ struct ChartSeries {
 
 /// A line chart (x from 0, y range from the data with 5% padding, optional log10 y), at most
 /// about 2000 points per series.
-std::string line_chart_svg(const std::string& title, const std::string& x_label, const std::string& y_label,
-                           const std::vector<ChartSeries>& series, bool log_y = false);
+std::string line_chart_svg(const std::string& title,
+                           const std::string& x_label,
+                           const std::string& y_label,
+                           const std::vector<ChartSeries>& series,
+                           bool log_y = false);
 
 }  // namespace evoscope::pipelines

@@ -1,8 +1,8 @@
 #include "pipelines/variants_windows.hpp"
 
-#include <fmt/format.h>
-
 #include <memory>
+
+#include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -13,7 +13,10 @@
 namespace evoscope::pipelines {
 namespace {
 
-void write_record(std::string& buf, const std::string& header, const std::string& seq, int line_width) {
+void write_record(std::string& buf,
+                  const std::string& header,
+                  const std::string& seq,
+                  int line_width) {
     buf += '>';
     buf += header;
     buf += '\n';
@@ -25,7 +28,6 @@ void write_record(std::string& buf, const std::string& header, const std::string
 }
 
 }  // namespace
-
 
 VariantsWindowsResult run_variants_windows(const VariantsWindowsOptions& config) {
     genomics::FastaOptions fasta_options;
@@ -45,15 +47,22 @@ VariantsWindowsResult run_variants_windows(const VariantsWindowsOptions& config)
             pair = genomics::make_variant_windows(fasta, *variant, config.window_bp);
         } catch (const InputError& e) {
             // A REF longer than the window, or a contig shorter than it: skip, count, say so.
-            EVOSCOPE_LOG_WARN("skipping {}:{} {}>{}: {}", variant->contig, variant->pos + 1, variant->ref,
-                              variant->alt, e.what());
+            EVOSCOPE_LOG_WARN("skipping {}:{} {}>{}: {}",
+                              variant->contig,
+                              variant->pos + 1,
+                              variant->ref,
+                              variant->alt,
+                              e.what());
             ++n_unwindowable;
             continue;
         }
-        const std::string name =
-            fmt::format("{}:{}:{}:{}", variant->contig, variant->pos + 1, variant->ref, variant->alt);
-        const std::string where = fmt::format("window={}:{}-{} id={}", pair.ref_window.contig,
-                                              pair.ref_window.begin + 1, pair.ref_window.end, variant->id);
+        const std::string name = fmt::format(
+            "{}:{}:{}:{}", variant->contig, variant->pos + 1, variant->ref, variant->alt);
+        const std::string where = fmt::format("window={}:{}-{} id={}",
+                                              pair.ref_window.contig,
+                                              pair.ref_window.begin + 1,
+                                              pair.ref_window.end,
+                                              variant->id);
         buf.clear();
         write_record(buf, name + "/ref " + where, pair.ref_seq, config.line_width);
         write_record(buf, name + "/alt " + where, pair.alt_seq, config.line_width);
@@ -61,8 +70,10 @@ VariantsWindowsResult run_variants_windows(const VariantsWindowsOptions& config)
         ++n_pairs;
     }
     out.commit();
-    EVOSCOPE_LOG_INFO("{}; {} variants skipped that no {}-bp window can hold", reader.summary_line(),
-                      n_unwindowable, config.window_bp);
+    EVOSCOPE_LOG_INFO("{}; {} variants skipped that no {}-bp window can hold",
+                      reader.summary_line(),
+                      n_unwindowable,
+                      config.window_bp);
     return VariantsWindowsResult{n_pairs, n_unwindowable};
 }
 

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-
 namespace evoscope::pipelines {
 
 struct VariantsWindowsOptions {
@@ -23,8 +22,8 @@ struct VariantsWindowsOptions {
 };
 
 struct VariantsWindowsResult {
-    std::int64_t n_pairs = 0;          ///< reference/alternate pairs written
-    std::int64_t n_unwindowable = 0;   ///< variants no window of the length can hold
+    std::int64_t n_pairs = 0;         ///< reference/alternate pairs written
+    std::int64_t n_unwindowable = 0;  ///< variants no window of the length can hold
 };
 
 /// Writes the window pairs. @throws evoscope::Error on bad input (nothing is left behind).

@@ -1,8 +1,8 @@
 #include "pipelines/window_source.hpp"
 
-#include <fmt/format.h>
-
 #include <iterator>
+
+#include <fmt/format.h>
 
 #include "core/check.hpp"
 #include "core/log.hpp"
@@ -20,8 +20,16 @@ genomics::FastaOptions fasta_options(const WindowSourceOptions& o) {
 
 void append_bed6_window(std::string& out, const genomics::Interval& window) {
     const char strand = genomics::strand_char(window.strand);
-    fmt::format_to(std::back_inserter(out), "{}\t{}\t{}\t{}:{}-{}({})\t0\t{}\n", window.contig, window.begin,
-                   window.end, window.contig, window.begin + 1, window.end, strand, strand);
+    fmt::format_to(std::back_inserter(out),
+                   "{}\t{}\t{}\t{}:{}-{}({})\t0\t{}\n",
+                   window.contig,
+                   window.begin,
+                   window.end,
+                   window.contig,
+                   window.begin + 1,
+                   window.end,
+                   strand,
+                   strand);
 }
 
 WindowSource::WindowSource(const WindowSourceOptions& o) : fasta_(o.fasta, fasta_options(o)) {
@@ -57,8 +65,12 @@ WindowSource::WindowSource(const WindowSourceOptions& o) : fasta_(o.fasta, fasta
         }
     }
     genomics::validate(config_);
-    EVOSCOPE_LOG_DEBUG("{}: {} contig(s), {} region(s), window {} bp, stride {} bp", o.fasta,
-                       fasta_.contigs().size(), regions_.size(), config_.window_bp, config_.stride_bp);
+    EVOSCOPE_LOG_DEBUG("{}: {} contig(s), {} region(s), window {} bp, stride {} bp",
+                       o.fasta,
+                       fasta_.contigs().size(),
+                       regions_.size(),
+                       config_.window_bp,
+                       config_.stride_bp);
 }
 
 genomics::WindowStream WindowSource::stream() const {

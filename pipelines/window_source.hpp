@@ -21,14 +21,14 @@ inline constexpr std::int64_t kDefaultWindowBp = 8192;
 /// Where the windows come from; shared by every subcommand that tiles a genome.
 struct WindowSourceOptions {
     std::string fasta;
-    std::vector<std::string> regions;   ///< -r, 1-based inclusive region strings
-    std::string regions_bed;            ///< -R, BED file (0-based half-open), "-" = stdin
-    std::string rename_contigs;         ///< alias file: two names per line
+    std::vector<std::string> regions;  ///< -r, 1-based inclusive region strings
+    std::string regions_bed;           ///< -R, BED file (0-based half-open), "-" = stdin
+    std::string rename_contigs;        ///< alias file: two names per line
     std::string index_cache_dir;
     /// 0 (-w not given) = the default: kDefaultWindowBp for `windows`; for commands that run a
     /// model, from its trained context (pipelines/torch/model_source.hpp resolves it)
     std::int64_t window_bp = 0;
-    std::int64_t stride_bp = 0;         ///< 0 = window_bp (no overlap)
+    std::int64_t stride_bp = 0;  ///< 0 = window_bp (no overlap)
     std::string strand = "+";
     std::string end_policy = "shorter";
     std::vector<std::string> circular;  ///< contig names, or "all"
@@ -46,9 +46,13 @@ public:
     explicit WindowSource(const WindowSourceOptions& options);
 
     const genomics::FastaReader& fasta() const { return fasta_; }
+
     const genomics::ContigSet& contigs() const { return *contigs_; }
+
     const std::vector<genomics::Interval>& regions() const { return regions_; }
+
     const genomics::WindowConfig& window_config() const { return config_; }
+
     /// A fresh stream over all regions.
     genomics::WindowStream stream() const;
 

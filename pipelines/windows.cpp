@@ -1,9 +1,9 @@
 #include "pipelines/windows.hpp"
 
-#include <fmt/format.h>
-
 #include <memory>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "core/check.hpp"
 #include "core/log.hpp"
@@ -16,17 +16,26 @@
 namespace evoscope::pipelines {
 namespace {
 
-void write_window(OutputFile& out, const genomics::Window& w, const WindowsOptions& config, std::string& buf) {
+void write_window(OutputFile& out,
+                  const genomics::Window& w,
+                  const WindowsOptions& config,
+                  std::string& buf) {
     buf.clear();
     const auto& iv = w.interval;
     const char strand = genomics::strand_char(iv.strand);
     if (config.format == "bed") {
         append_bed6_window(buf, iv);
     } else if (config.format == "tsv") {
-        fmt::format_to(std::back_inserter(buf), "{}\t{}\t{}\t{}\t{}\n", iv.contig, iv.begin, iv.end, strand,
+        fmt::format_to(std::back_inserter(buf),
+                       "{}\t{}\t{}\t{}\t{}\n",
+                       iv.contig,
+                       iv.begin,
+                       iv.end,
+                       strand,
                        w.sequence);
     } else {
-        fmt::format_to(std::back_inserter(buf), ">{}:{}-{}({})\n", iv.contig, iv.begin + 1, iv.end, strand);
+        fmt::format_to(
+            std::back_inserter(buf), ">{}:{}-{}({})\n", iv.contig, iv.begin + 1, iv.end, strand);
         const std::size_t width =
             config.line_width > 0 ? static_cast<std::size_t>(config.line_width) : w.sequence.size();
         for (std::size_t pos = 0; pos < w.sequence.size(); pos += width) {
@@ -38,7 +47,6 @@ void write_window(OutputFile& out, const genomics::Window& w, const WindowsOptio
 }
 
 }  // namespace
-
 
 WindowsResult run_windows(const WindowsOptions& config) {
     WindowSource source(config.source);
@@ -53,7 +61,9 @@ WindowsResult run_windows(const WindowsOptions& config) {
     }
     out.commit();
     EVOSCOPE_LOG_INFO("{} windows written from {} region(s); {} skipped with N fraction above {}",
-                      stream.n_emitted(), source.regions().size(), stream.n_skipped_n(),
+                      stream.n_emitted(),
+                      source.regions().size(),
+                      stream.n_skipped_n(),
                       config.source.max_n_fraction);
     return WindowsResult{stream.n_emitted(), stream.n_skipped_n(), source.regions().size()};
 }

@@ -12,15 +12,15 @@ namespace evoscope::pipelines {
 
 struct WindowsOptions {
     WindowSourceOptions source;
-    std::string format = "bed";         ///< bed, fasta or tsv
-    int line_width = 60;                ///< FASTA line width, 0 = one line
-    std::string output = "-";           ///< file, or - for stdout
-    bool force = false;                 ///< overwrite an existing output
+    std::string format = "bed";  ///< bed, fasta or tsv
+    int line_width = 60;         ///< FASTA line width, 0 = one line
+    std::string output = "-";    ///< file, or - for stdout
+    bool force = false;          ///< overwrite an existing output
 };
 
 struct WindowsResult {
-    std::int64_t n_windows = 0;         ///< windows written
-    std::int64_t n_skipped_n = 0;       ///< windows skipped for their N fraction
+    std::int64_t n_windows = 0;    ///< windows written
+    std::int64_t n_skipped_n = 0;  ///< windows skipped for their N fraction
     std::size_t n_regions = 0;
 };
 

@@ -1,11 +1,11 @@
 #include "sae/metrics.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
-
-#include <algorithm>
-#include <cmath>
 
 #include "core/check.hpp"
 
@@ -25,7 +25,8 @@ std::vector<std::int64_t> histogram(const SaeMetrics& m) {
             continue;
         }
         const double lf = std::log10(static_cast<double>(c) / static_cast<double>(m.n_rows));
-        const int b = std::clamp(static_cast<int>(std::floor((lf - kBinLo) / kBinWidth)), 0, kBins - 1);
+        const int b =
+            std::clamp(static_cast<int>(std::floor((lf - kBinLo) / kBinWidth)), 0, kBins - 1);
         ++h[static_cast<std::size_t>(1 + b)];
     }
     return h;
@@ -33,16 +34,24 @@ std::vector<std::int64_t> histogram(const SaeMetrics& m) {
 
 }  // namespace
 
-MetricsAccumulator::MetricsAccumulator(std::int64_t d_in, std::int64_t d_sae, double dense_threshold)
-    : d_in_(d_in), d_sae_(d_sae), dense_threshold_(dense_threshold), sum_x_(static_cast<std::size_t>(d_in), 0.0),
+MetricsAccumulator::MetricsAccumulator(std::int64_t d_in,
+                                       std::int64_t d_sae,
+                                       double dense_threshold)
+    : d_in_(d_in),
+      d_sae_(d_sae),
+      dense_threshold_(dense_threshold),
+      sum_x_(static_cast<std::size_t>(d_in), 0.0),
       fires_(static_cast<std::size_t>(d_sae), 0) {}
 
-void MetricsAccumulator::add(const at::Tensor& x_in, const at::Tensor& xhat_in, const SparseCodes& codes) {
+void MetricsAccumulator::add(const at::Tensor& x_in,
+                             const at::Tensor& xhat_in,
+                             const SparseCodes& codes) {
     torch::NoGradGuard no_grad;
     const auto x = x_in.to(at::kCPU, at::kDouble);
     const auto xhat = xhat_in.to(at::kCPU, at::kDouble);
     EVOSCOPE_CHECK(x.dim() == 2 && x.size(1) == d_in_ && xhat.sizes() == x.sizes(),
-                   "metrics: rows and reconstruction must both be [N, {}]", d_in_);
+                   "metrics: rows and reconstruction must both be [N, {}]",
+                   d_in_);
     const std::int64_t B = x.size(0);
     const auto sx = x.sum(0).contiguous();
     const double* p = sx.data_ptr<double>();
@@ -71,7 +80,10 @@ void MetricsAccumulator::add(const at::Tensor& x_in, const at::Tensor& xhat_in, 
     n_ += B;
 }
 
-void MetricsAccumulator::add(const Sae& sae, const at::Tensor& x, EncodeMode mode, std::int64_t k_override) {
+void MetricsAccumulator::add(const Sae& sae,
+                             const at::Tensor& x,
+                             EncodeMode mode,
+                             std::int64_t k_override) {
     const auto codes = sae.encode(x, mode, k_override);
     add(x, sae.decode(codes), codes);
 }
@@ -124,7 +136,9 @@ std::string density_histogram_tsv(const SaeMetrics& m) {
     std::string s = "log10_freq_lo\tlog10_freq_hi\tlatents\n";
     s += fmt::format("never\tnever\t{}\n", h[0]);
     for (int b = 0; b < kBins; ++b) {
-        s += fmt::format("{:.2f}\t{:.2f}\t{}\n", kBinLo + b * kBinWidth, kBinLo + (b + 1) * kBinWidth,
+        s += fmt::format("{:.2f}\t{:.2f}\t{}\n",
+                         kBinLo + b * kBinWidth,
+                         kBinLo + (b + 1) * kBinWidth,
                          h[static_cast<std::size_t>(1 + b)]);
     }
     return s;
@@ -136,29 +150,50 @@ std::string density_histogram_svg(const SaeMetrics& m, const std::string& title)
     const double W = 640, H = 320, L = 60, R = 20, T = 30, Bm = 50;
     const double bw = (W - L - R) / (kBins + 2);  // one slot for "never", one gap
     std::string s = fmt::format(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" "
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+        "font-family=\"sans-serif\" "
         "font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         "<text x=\"{}\" y=\"18\" font-size=\"13\">{}</text>\n",
-        W, H, L, title);
+        W,
+        H,
+        L,
+        title);
     auto bar = [&](double x, std::int64_t count, const char* colour) {
         const double bh = (H - T - Bm) * static_cast<double>(count) / static_cast<double>(top);
-        s += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"/>\n", x,
-                         H - Bm - bh, bw * 0.9, bh, colour);
+        s += fmt::format(
+            "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"/>\n",
+            x,
+            H - Bm - bh,
+            bw * 0.9,
+            bh,
+            colour);
     };
     bar(L, h[0], "#999999");
     for (int b = 0; b < kBins; ++b) {
         bar(L + bw * (b + 2), h[static_cast<std::size_t>(1 + b)], "#1f77b4");
     }
-    s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n", L, H - Bm, W - R, H - Bm);
+    s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n",
+                     L,
+                     H - Bm,
+                     W - R,
+                     H - Bm);
     s += fmt::format("<text x=\"{}\" y=\"{}\">never</text>\n", L, H - Bm + 14);
     for (int e = -8; e <= 0; e += 2) {
         const double x = L + bw * (2 + (e - kBinLo) / kBinWidth);
-        s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">1e{}</text>\n", x, H - Bm + 14, e);
+        s += fmt::format(
+            "<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">1e{}</text>\n", x, H - Bm + 14, e);
     }
-    s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">firing frequency (log10), {} rows</text>\n",
-                     (L + W - R) / 2, H - 12, m.n_rows);
-    s += fmt::format("<text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">latents (max {})</text>\n",
-                     (T + H - Bm) / 2, (T + H - Bm) / 2, top);
+    s += fmt::format(
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">firing frequency (log10), {} rows</text>\n",
+        (L + W - R) / 2,
+        H - 12,
+        m.n_rows);
+    s += fmt::format(
+        "<text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">latents "
+        "(max {})</text>\n",
+        (T + H - Bm) / 2,
+        (T + H - Bm) / 2,
+        top);
     s += "</svg>\n";
     return s;
 }

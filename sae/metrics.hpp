@@ -10,11 +10,11 @@
 ///   feature density     per-latent firing frequency; histogram of log10(frequency)
 #pragma once
 
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include <ATen/core/Tensor.h>
 
 #include "sae/sae.hpp"
 
@@ -35,11 +35,16 @@ struct SaeMetrics {
 
 class MetricsAccumulator {
 public:
-    explicit MetricsAccumulator(std::int64_t d_in, std::int64_t d_sae, double dense_threshold = 0.1);
+    explicit MetricsAccumulator(std::int64_t d_in,
+                                std::int64_t d_sae,
+                                double dense_threshold = 0.1);
     /// Adds raw rows `x` [B, d_in], their reconstruction `xhat` and the codes.
     void add(const at::Tensor& x, const at::Tensor& xhat, const SparseCodes& codes);
     /// Encodes, reconstructs and adds `x` with `sae`.
-    void add(const Sae& sae, const at::Tensor& x, EncodeMode mode = EncodeMode::Default, std::int64_t k_override = 0);
+    void add(const Sae& sae,
+             const at::Tensor& x,
+             EncodeMode mode = EncodeMode::Default,
+             std::int64_t k_override = 0);
     SaeMetrics finish() const;
 
 private:

@@ -1,14 +1,14 @@
 #include "sae/sae.hpp"
 
-#include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
-#include <torch/cuda.h>
-#include <torch/torch.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <string>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
 
 #include "core/check.hpp"
 #include "core/error.hpp"
@@ -19,7 +19,8 @@ namespace {
 
 std::string lower(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(
+        out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
     return out;
 }
 
@@ -28,10 +29,13 @@ c10::Device parse_sae_device(const std::string& device) {
         return c10::Device(c10::kCPU);
     }
     if (device == "cuda" || device.rfind("cuda:", 0) == 0) {
-        EVOSCOPE_CHECK_AS(DeviceError, torch::cuda::is_available(),
-                          "device '{}' requested but CUDA is not available (this libtorch {} is CPU-only or sees "
-                          "no CUDA device)",
-                          device, TORCH_VERSION);
+        EVOSCOPE_CHECK_AS(
+            DeviceError,
+            torch::cuda::is_available(),
+            "device '{}' requested but CUDA is not available (this libtorch {} is CPU-only or sees "
+            "no CUDA device)",
+            device,
+            TORCH_VERSION);
         return c10::Device(device);
     }
     throw InputError(fmt::format("invalid device '{}': expected cpu, cuda or cuda:N", device));
@@ -59,7 +63,8 @@ void check_shape(const at::Tensor& t, std::initializer_list<std::int64_t> want, 
         for (std::size_t i = 0; i < w.size(); ++i) {
             ws += (i ? ", " : "") + std::to_string(w[i]);
         }
-        throw InputError(fmt::format("SAE tensor {}: expected shape {}], found {}", name, ws, shape_str(t)));
+        throw InputError(
+            fmt::format("SAE tensor {}: expected shape {}], found {}", name, ws, shape_str(t)));
     }
 }
 
@@ -81,56 +86,85 @@ SparseCodes dense_to_csr(const at::Tensor& f) {
 
 const char* arch_name(Arch arch) {
     switch (arch) {
-        case Arch::TopK: return "topk";
-        case Arch::BatchTopK: return "batchtopk";
-        case Arch::ReLU: return "relu";
-        case Arch::JumpReLU: return "jumprelu";
+        case Arch::TopK:
+            return "topk";
+        case Arch::BatchTopK:
+            return "batchtopk";
+        case Arch::ReLU:
+            return "relu";
+        case Arch::JumpReLU:
+            return "jumprelu";
     }
     return "?";
 }
 
 Arch parse_arch(std::string_view name) {
     const auto n = lower(name);
-    if (n == "topk") return Arch::TopK;
-    if (n == "batchtopk" || n == "batch_topk") return Arch::BatchTopK;
-    if (n == "relu" || n == "standard") return Arch::ReLU;
-    if (n == "jumprelu") return Arch::JumpReLU;
-    throw InputError(fmt::format("unknown SAE architecture '{}': expected topk, batchtopk, relu or jumprelu", name));
+    if (n == "topk")
+        return Arch::TopK;
+    if (n == "batchtopk" || n == "batch_topk")
+        return Arch::BatchTopK;
+    if (n == "relu" || n == "standard")
+        return Arch::ReLU;
+    if (n == "jumprelu")
+        return Arch::JumpReLU;
+    throw InputError(fmt::format(
+        "unknown SAE architecture '{}': expected topk, batchtopk, relu or jumprelu", name));
 }
 
 const char* normalization_name(Normalization n) {
     switch (n) {
-        case Normalization::None: return "none";
-        case Normalization::MeanCenter: return "mean_center";
-        case Normalization::ConstantNorm: return "constant_norm";
-        case Normalization::MeanCenterConstantNorm: return "mean_center_constant_norm";
+        case Normalization::None:
+            return "none";
+        case Normalization::MeanCenter:
+            return "mean_center";
+        case Normalization::ConstantNorm:
+            return "constant_norm";
+        case Normalization::MeanCenterConstantNorm:
+            return "mean_center_constant_norm";
     }
     return "?";
 }
 
 Normalization parse_normalization(std::string_view name) {
     const auto n = lower(name);
-    if (n == "none") return Normalization::None;
-    if (n == "mean" || n == "mean_center") return Normalization::MeanCenter;
-    if (n == "norm" || n == "constant_norm" || n == "expected_average_only_in") return Normalization::ConstantNorm;
-    if (n == "mean+norm" || n == "mean_center_constant_norm") return Normalization::MeanCenterConstantNorm;
-    throw InputError(fmt::format("unknown input normalisation '{}': expected none, mean, norm or mean+norm", name));
+    if (n == "none")
+        return Normalization::None;
+    if (n == "mean" || n == "mean_center")
+        return Normalization::MeanCenter;
+    if (n == "norm" || n == "constant_norm" || n == "expected_average_only_in")
+        return Normalization::ConstantNorm;
+    if (n == "mean+norm" || n == "mean_center_constant_norm")
+        return Normalization::MeanCenterConstantNorm;
+    throw InputError(fmt::format(
+        "unknown input normalisation '{}': expected none, mean, norm or mean+norm", name));
 }
 
 void SaeConfig::validate() const {
     EVOSCOPE_CHECK(d_in >= 1, "SAE d_in must be >= 1 (got {})", d_in);
     EVOSCOPE_CHECK(d_sae >= 1, "SAE d_sae must be >= 1 (got {})", d_sae);
     if (arch == Arch::TopK) {
-        EVOSCOPE_CHECK(k >= 1 && k <= d_sae, "SAE k must be in 1..d_sae = {} for {} (got {})", d_sae, arch_name(arch),
+        EVOSCOPE_CHECK(k >= 1 && k <= d_sae,
+                       "SAE k must be in 1..d_sae = {} for {} (got {})",
+                       d_sae,
+                       arch_name(arch),
                        k);
     }
     if (arch == Arch::BatchTopK) {
-        EVOSCOPE_CHECK(k >= 0 && k <= d_sae, "SAE k must be in 0..d_sae = {} for batchtopk (got {})", d_sae, k);
+        EVOSCOPE_CHECK(k >= 0 && k <= d_sae,
+                       "SAE k must be in 0..d_sae = {} for batchtopk (got {})",
+                       d_sae,
+                       k);
     }
 }
 
-std::int64_t SparseCodes::n_rows() const { return row_ptr.defined() ? row_ptr.size(0) - 1 : 0; }
-std::int64_t SparseCodes::nnz() const { return ids.defined() ? ids.size(0) : 0; }
+std::int64_t SparseCodes::n_rows() const {
+    return row_ptr.defined() ? row_ptr.size(0) - 1 : 0;
+}
+
+std::int64_t SparseCodes::nnz() const {
+    return ids.defined() ? ids.size(0) : 0;
+}
 
 struct Sae::Impl {
     SaeConfig config;
@@ -149,6 +183,7 @@ struct Sae::Impl {
         }
         return y;
     }
+
     at::Tensor denormalise(const at::Tensor& y) const {
         at::Tensor x = y;
         if (scale != 1.0) {
@@ -159,30 +194,39 @@ struct Sae::Impl {
         }
         return x;
     }
+
     at::Tensor pre(const at::Tensor& x) const {
         EVOSCOPE_CHECK(x.dim() == 2 && x.size(1) == config.d_in,
-                       "activations have shape {}, the SAE expects [N, {}] (d_in)", shape_str(x), config.d_in);
+                       "activations have shape {}, the SAE expects [N, {}] (d_in)",
+                       shape_str(x),
+                       config.d_in);
         at::Tensor u = normalise(x);
         if (config.apply_b_dec_to_input) {
             u = u - p.b_dec;
         }
         return at::addmm(p.b_enc, u, p.W_encT.t());
     }
+
     std::int64_t k_of(std::int64_t k_override) const {
         const std::int64_t k = k_override > 0 ? k_override : config.k;
         EVOSCOPE_CHECK(k >= 1 && k <= config.d_sae,
-                       "this {} SAE needs k in 1..{} (the file does not store it: pass --k)", arch_name(config.arch),
+                       "this {} SAE needs k in 1..{} (the file does not store it: pass --k)",
+                       arch_name(config.arch),
                        config.d_sae);
         return k;
     }
 };
 
 Sae::Sae(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
 Sae::~Sae() = default;
 Sae::Sae(Sae&&) noexcept = default;
 Sae& Sae::operator=(Sae&&) noexcept = default;
 
-Sae Sae::init(const SaeConfig& config, std::uint64_t seed, const std::string& device, double dec_init_norm,
+Sae Sae::init(const SaeConfig& config,
+              std::uint64_t seed,
+              const std::string& device,
+              double dec_init_norm,
               double jumprelu_init_threshold) {
     config.validate();
     auto impl = std::make_unique<Impl>();
@@ -199,14 +243,19 @@ Sae Sae::init(const SaeConfig& config, std::uint64_t seed, const std::string& de
     p.b_enc = at::zeros({config.d_sae}, at::TensorOptions().dtype(at::kFloat).device(impl->device));
     p.b_dec = at::zeros({config.d_in}, at::TensorOptions().dtype(at::kFloat).device(impl->device));
     if (config.arch == Arch::JumpReLU) {
-        p.threshold = at::full({config.d_sae}, jumprelu_init_threshold,
+        p.threshold = at::full({config.d_sae},
+                               jumprelu_init_threshold,
                                at::TensorOptions().dtype(at::kFloat).device(impl->device));
     }
     return Sae(std::move(impl));
 }
 
-Sae Sae::from_tensors(const SaeConfig& config, const at::Tensor& W_enc, const at::Tensor& W_dec,
-                      const at::Tensor& b_enc, const at::Tensor& b_dec, const at::Tensor& threshold,
+Sae Sae::from_tensors(const SaeConfig& config,
+                      const at::Tensor& W_enc,
+                      const at::Tensor& W_dec,
+                      const at::Tensor& b_enc,
+                      const at::Tensor& b_dec,
+                      const at::Tensor& threshold,
                       const std::string& device) {
     config.validate();
     auto impl = std::make_unique<Impl>();
@@ -218,14 +267,17 @@ Sae Sae::from_tensors(const SaeConfig& config, const at::Tensor& W_enc, const at
     check_shape(W_dec, {n, d}, "W_dec");
     check_shape(b_enc, {n}, "b_enc");
     check_shape(b_dec, {d}, "b_dec");
-    auto to = [&](const at::Tensor& t) { return t.to(impl->device, at::kFloat).contiguous().clone(); };
+    auto to = [&](const at::Tensor& t) {
+        return t.to(impl->device, at::kFloat).contiguous().clone();
+    };
     auto& p = impl->p;
     p.W_dec = to(W_dec);
     if (config.tied) {
         if (W_enc.defined()) {
             check_shape(W_enc, {d, n}, "W_enc");
-            EVOSCOPE_CHECK(at::equal(W_enc.to(at::kCPU, at::kFloat).t(), W_dec.to(at::kCPU, at::kFloat)),
-                           "SAE is marked tied but W_enc is not W_dec transposed");
+            EVOSCOPE_CHECK(
+                at::equal(W_enc.to(at::kCPU, at::kFloat).t(), W_dec.to(at::kCPU, at::kFloat)),
+                "SAE is marked tied but W_enc is not W_dec transposed");
         }
         p.W_encT = p.W_dec;
     } else {
@@ -236,12 +288,17 @@ Sae Sae::from_tensors(const SaeConfig& config, const at::Tensor& W_enc, const at
     p.b_dec = to(b_dec);
     if (threshold.defined()) {
         EVOSCOPE_CHECK(threshold.numel() == 1 || (threshold.dim() == 1 && threshold.size(0) == n),
-                       "SAE tensor threshold: expected shape [{}] or a scalar, found {}", n, shape_str(threshold));
+                       "SAE tensor threshold: expected shape [{}] or a scalar, found {}",
+                       n,
+                       shape_str(threshold));
         p.threshold = to(threshold.reshape({-1}).expand({n}));
     }
-    for (const auto& [name, t] : {std::pair{"W_dec", p.W_dec}, {"W_enc", p.W_encT}, {"b_enc", p.b_enc},
+    for (const auto& [name, t] : {std::pair{"W_dec", p.W_dec},
+                                  {"W_enc", p.W_encT},
+                                  {"b_enc", p.b_enc},
                                   {"b_dec", p.b_dec}}) {
-        EVOSCOPE_CHECK(at::isfinite(t).all().item<bool>(), "SAE tensor {} holds NaN or Inf values", name);
+        EVOSCOPE_CHECK(
+            at::isfinite(t).all().item<bool>(), "SAE tensor {} holds NaN or Inf values", name);
     }
     return Sae(std::move(impl));
 }
@@ -253,52 +310,82 @@ Sae Sae::clone() const {
     p.W_encT = impl_->config.tied ? p.W_dec : p.W_encT.clone();
     p.b_enc = p.b_enc.clone();
     p.b_dec = p.b_dec.clone();
-    if (p.threshold.defined()) p.threshold = p.threshold.clone();
-    if (impl->mean.defined()) impl->mean = impl->mean.clone();
+    if (p.threshold.defined())
+        p.threshold = p.threshold.clone();
+    if (impl->mean.defined())
+        impl->mean = impl->mean.clone();
     return Sae(std::move(impl));
 }
 
-const SaeConfig& Sae::config() const { return impl_->config; }
-std::string Sae::device() const { return impl_->device.str(); }
-bool Sae::has_threshold() const { return impl_->p.threshold.defined(); }
-Sae::Params& Sae::params() { return impl_->p; }
-const Sae::Params& Sae::params() const { return impl_->p; }
+const SaeConfig& Sae::config() const {
+    return impl_->config;
+}
+
+std::string Sae::device() const {
+    return impl_->device.str();
+}
+
+bool Sae::has_threshold() const {
+    return impl_->p.threshold.defined();
+}
+
+Sae::Params& Sae::params() {
+    return impl_->p;
+}
+
+const Sae::Params& Sae::params() const {
+    return impl_->p;
+}
 
 void Sae::set_threshold(const at::Tensor& threshold) {
     const auto n = impl_->config.d_sae;
-    EVOSCOPE_CHECK(threshold.numel() == 1 || threshold.numel() == n, "threshold must be a scalar or [{}]", n);
-    impl_->p.threshold = threshold.to(impl_->device, at::kFloat).reshape({-1}).expand({n}).contiguous().clone();
+    EVOSCOPE_CHECK(
+        threshold.numel() == 1 || threshold.numel() == n, "threshold must be a scalar or [{}]", n);
+    impl_->p.threshold =
+        threshold.to(impl_->device, at::kFloat).reshape({-1}).expand({n}).contiguous().clone();
 }
 
 void Sae::set_normalization(Normalization n, const at::Tensor& mean, double scale) {
     impl_->config.normalization = n;
-    const bool centre = n == Normalization::MeanCenter || n == Normalization::MeanCenterConstantNorm;
-    const bool scaled = n == Normalization::ConstantNorm || n == Normalization::MeanCenterConstantNorm;
+    const bool centre =
+        n == Normalization::MeanCenter || n == Normalization::MeanCenterConstantNorm;
+    const bool scaled =
+        n == Normalization::ConstantNorm || n == Normalization::MeanCenterConstantNorm;
     if (centre) {
         check_shape(mean, {impl_->config.d_in}, "normalisation mean");
         impl_->mean = mean.to(impl_->device, at::kFloat).contiguous().clone();
     } else {
         impl_->mean = at::Tensor();
     }
-    EVOSCOPE_CHECK(!scaled || (std::isfinite(scale) && scale > 0), "normalisation scale must be positive (got {})",
+    EVOSCOPE_CHECK(!scaled || (std::isfinite(scale) && scale > 0),
+                   "normalisation scale must be positive (got {})",
                    scale);
     impl_->scale = scaled ? scale : 1.0;
 }
 
-const at::Tensor& Sae::norm_mean() const { return impl_->mean; }
-double Sae::norm_scale() const { return impl_->scale; }
+const at::Tensor& Sae::norm_mean() const {
+    return impl_->mean;
+}
+
+double Sae::norm_scale() const {
+    return impl_->scale;
+}
 
 void Sae::fit_normalization(Normalization n, const at::Tensor& sample) {
     torch::NoGradGuard no_grad;
     EVOSCOPE_CHECK(sample.dim() == 2 && sample.size(1) == impl_->config.d_in && sample.size(0) >= 1,
-                   "normalisation sample has shape {}, expected [N, {}]", shape_str(sample), impl_->config.d_in);
+                   "normalisation sample has shape {}, expected [N, {}]",
+                   shape_str(sample),
+                   impl_->config.d_in);
     const auto x = sample.to(impl_->device, at::kFloat);
-    const bool centre = n == Normalization::MeanCenter || n == Normalization::MeanCenterConstantNorm;
+    const bool centre =
+        n == Normalization::MeanCenter || n == Normalization::MeanCenterConstantNorm;
     at::Tensor mean = centre ? x.mean(0) : at::Tensor();
     const auto xc = centre ? x - mean : x;
     // SAELens "expected_average_only_in": scale so that the mean norm becomes sqrt(d_in).
     const double mean_norm = xc.norm(2, {1}).mean().item<double>();
-    const double scale = mean_norm > 0 ? std::sqrt(static_cast<double>(impl_->config.d_in)) / mean_norm : 1.0;
+    const double scale =
+        mean_norm > 0 ? std::sqrt(static_cast<double>(impl_->config.d_in)) / mean_norm : 1.0;
     set_normalization(n, mean, scale);
 }
 
@@ -313,7 +400,8 @@ void Sae::fold_normalization() {
         return;
     }
     // x' = (x - mu) s.  With b_dec subtracted: pre = (x - (mu + b_dec/s)) (s W_enc) + b_enc.
-    // Without: pre = x (s W_enc) + (b_enc - s mu W_enc).  Decoder: x̂ = f (W_dec/s) + (b_dec/s + mu).
+    // Without: pre = x (s W_enc) + (b_enc - s mu W_enc).  Decoder: x̂ = f (W_dec/s) + (b_dec/s +
+    // mu).
     at::Tensor W_encT = p.W_encT * s;
     at::Tensor b_enc = p.b_enc;
     if (!c.apply_b_dec_to_input) {
@@ -335,19 +423,26 @@ void Sae::fold_normalization() {
 
 std::vector<std::pair<std::string, at::Tensor>> Sae::saelens_tensors() const {
     const auto& p = impl_->p;
-    auto cpu = [](const at::Tensor& t) { return t.to(at::kCPU, at::kFloat).contiguous(); };
+    auto cpu = [](const at::Tensor& t) {
+        return t.to(at::kCPU, at::kFloat).contiguous();
+    };
     std::vector<std::pair<std::string, at::Tensor>> out{{"W_enc", cpu(p.W_encT.t())},
-                                                         {"W_dec", cpu(p.W_dec)},
-                                                         {"b_enc", cpu(p.b_enc)},
-                                                         {"b_dec", cpu(p.b_dec)}};
+                                                        {"W_dec", cpu(p.W_dec)},
+                                                        {"b_enc", cpu(p.b_enc)},
+                                                        {"b_dec", cpu(p.b_dec)}};
     if (p.threshold.defined()) {
         out.emplace_back("threshold", cpu(p.threshold));
     }
     return out;
 }
 
-at::Tensor Sae::normalize_input(const at::Tensor& x) const { return impl_->normalise(x); }
-at::Tensor Sae::denormalize_output(const at::Tensor& y) const { return impl_->denormalise(y); }
+at::Tensor Sae::normalize_input(const at::Tensor& x) const {
+    return impl_->normalise(x);
+}
+
+at::Tensor Sae::denormalize_output(const at::Tensor& y) const {
+    return impl_->denormalise(y);
+}
 
 at::Tensor Sae::pre_activations(const at::Tensor& x) const {
     torch::NoGradGuard no_grad;
@@ -366,15 +461,19 @@ SparseCodes Sae::encode(const at::Tensor& x, EncodeMode mode, std::int64_t k_ove
         SparseCodes out;
         out.ids = idx.masked_select(mask).to(at::kCPU);
         out.values = vals.masked_select(mask).to(at::kCPU);
-        out.row_ptr = at::cat({at::zeros({1}, at::kLong), mask.sum(1).cumsum(0).to(at::kCPU, at::kLong)});
+        out.row_ptr =
+            at::cat({at::zeros({1}, at::kLong), mask.sum(1).cumsum(0).to(at::kCPU, at::kLong)});
         return out;
     }
     if (c.arch == Arch::BatchTopK) {
-        const bool threshold = mode == EncodeMode::Threshold || (mode == EncodeMode::Default && has_threshold());
+        const bool threshold =
+            mode == EncodeMode::Threshold || (mode == EncodeMode::Default && has_threshold());
         if (threshold) {
-            EVOSCOPE_CHECK(has_threshold(),
-                           "this BatchTopK SAE has no inference threshold: use --mode batchtopk (and --k)");
-            return dense_to_csr(at::where(pre > impl_->p.threshold, pre.clamp_min(0), at::zeros_like(pre)));
+            EVOSCOPE_CHECK(
+                has_threshold(),
+                "this BatchTopK SAE has no inference threshold: use --mode batchtopk (and --k)");
+            return dense_to_csr(
+                at::where(pre > impl_->p.threshold, pre.clamp_min(0), at::zeros_like(pre)));
         }
         const std::int64_t k = impl_->k_of(k_override);
         // Goodfire's notebook: ReLU, then the top k·N values over the flattened [N, d_sae] batch.
@@ -424,8 +523,11 @@ at::Tensor Sae::decode(const SparseCodes& codes) const {
     torch::NoGradGuard no_grad;
     const auto& p = impl_->p;
     const auto dev = impl_->device;
-    const auto y = detail::sparse_decode(p.W_dec, codes.row_ptr.to(dev), codes.ids.to(dev),
-                                         codes.values.to(dev, at::kFloat), p.b_dec);
+    const auto y = detail::sparse_decode(p.W_dec,
+                                         codes.row_ptr.to(dev),
+                                         codes.ids.to(dev),
+                                         codes.values.to(dev, at::kFloat),
+                                         p.b_dec);
     return impl_->denormalise(y);
 }
 

@@ -25,8 +25,6 @@
 ///   x̂' = f W_dec + b_dec, x̂ = denormalise(x̂')
 #pragma once
 
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -34,6 +32,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <ATen/core/Tensor.h>
 
 namespace evoscope::sae {
 
@@ -55,20 +55,21 @@ Arch parse_arch(std::string_view name);
 /// Every normalisation is affine, so it can be folded into the weights (fold_normalization),
 /// which is how SAEs are exported: the saved SAE takes raw activations.
 enum class Normalization : std::uint8_t { None, MeanCenter, ConstantNorm, MeanCenterConstantNorm };
-const char* normalization_name(Normalization n);  ///< none, mean_center, constant_norm, mean_center_constant_norm
+const char* normalization_name(
+    Normalization n);  ///< none, mean_center, constant_norm, mean_center_constant_norm
 Normalization parse_normalization(std::string_view name);
 
 struct SaeConfig {
     std::int64_t d_in = 0;
     std::int64_t d_sae = 0;
     Arch arch = Arch::TopK;
-    std::int64_t k = 0;                  ///< TopK/BatchTopK; 0 = unknown (Goodfire files: pass --k)
-    bool tied = false;                   ///< W_dec = W_encT (one matrix)
-    bool apply_b_dec_to_input = true;    ///< Goodfire's Evo 2 SAE: false
+    std::int64_t k = 0;                ///< TopK/BatchTopK; 0 = unknown (Goodfire files: pass --k)
+    bool tied = false;                 ///< W_dec = W_encT (one matrix)
+    bool apply_b_dec_to_input = true;  ///< Goodfire's Evo 2 SAE: false
     Normalization normalization = Normalization::None;
     // Provenance (cfg.json metadata).
-    std::string model_name;   ///< model file or name the SAE was trained on
-    std::string hook_name;    ///< activation site, e.g. "blocks.26"
+    std::string model_name;         ///< model file or name the SAE was trained on
+    std::string hook_name;          ///< activation site, e.g. "blocks.26"
     std::string dtype = "float32";  ///< dtype the weights are stored in
 
     /// @throws InputError naming the field (d_in/d_sae < 1, k outside 1..d_sae for TopK, ...).
@@ -97,13 +98,20 @@ public:
     /// W_dec rows drawn N(0, 1) and scaled to norm `dec_init_norm` (SAELens default 0.1; 1 for
     /// unit-norm training), W_encT = W_dec (tied initialisation, Gao et al. 2024), b_enc = 0,
     /// b_dec = 0, JumpReLU threshold = `jumprelu_init_threshold`, BatchTopK θ unset.
-    static Sae init(const SaeConfig& config, std::uint64_t seed, const std::string& device,
-                    double dec_init_norm = 0.1, double jumprelu_init_threshold = 0.001);
+    static Sae init(const SaeConfig& config,
+                    std::uint64_t seed,
+                    const std::string& device,
+                    double dec_init_norm = 0.1,
+                    double jumprelu_init_threshold = 0.001);
     /// From tensors in SAELens layout (any dtype, copied to fp32 on `device`). `W_enc` may be
     /// undefined for tied SAEs (then W_enc = W_decᵀ); `threshold` may be undefined.
     /// @throws InputError naming the tensor and the expected and found shape.
-    static Sae from_tensors(const SaeConfig& config, const at::Tensor& W_enc, const at::Tensor& W_dec,
-                            const at::Tensor& b_enc, const at::Tensor& b_dec, const at::Tensor& threshold,
+    static Sae from_tensors(const SaeConfig& config,
+                            const at::Tensor& W_enc,
+                            const at::Tensor& W_dec,
+                            const at::Tensor& b_enc,
+                            const at::Tensor& b_dec,
+                            const at::Tensor& threshold,
                             const std::string& device);
     ~Sae();
     Sae(Sae&&) noexcept;
@@ -140,7 +148,8 @@ public:
     /// Feature activations as a dense [N, d_sae] tensor on the SAE's device.
     at::Tensor encode_dense(const at::Tensor& x, EncodeMode mode = EncodeMode::Default) const;
     /// Feature activations as CSR on the CPU. `k_override` > 0 replaces k (files without k).
-    SparseCodes encode(const at::Tensor& x, EncodeMode mode = EncodeMode::Default,
+    SparseCodes encode(const at::Tensor& x,
+                       EncodeMode mode = EncodeMode::Default,
                        std::int64_t k_override = 0) const;
     /// Reconstruction in the raw activation space from dense codes [N, d_sae].
     at::Tensor decode_dense(const at::Tensor& f) const;
@@ -157,6 +166,7 @@ public:
         at::Tensor b_dec;      ///< [d_in]
         at::Tensor threshold;  ///< [d_sae] or undefined
     };
+
     Params& params();
     const Params& params() const;
     /// Sets the BatchTopK inference threshold θ (every latent) or a JumpReLU vector.

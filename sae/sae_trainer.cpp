@@ -1,12 +1,12 @@
 #include "sae/sae_trainer.hpp"
 
-#include <ATen/ATen.h>
-#include <torch/torch.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
+
+#include <ATen/ATen.h>
+#include <torch/torch.h>
 
 #include "core/check.hpp"
 #include "core/error.hpp"
@@ -26,7 +26,10 @@ struct Pass {
     double min_selected = 0;  ///< BatchTopK: smallest positive selected activation
 };
 
-Pass forward_backward(const Sae& sae, const SaeTrainOptions& o, const at::Tensor& x_raw, const at::Tensor& dead,
+Pass forward_backward(const Sae& sae,
+                      const SaeTrainOptions& o,
+                      const at::Tensor& x_raw,
+                      const at::Tensor& dead,
                       const at::Tensor& log_threshold) {
     torch::NoGradGuard no_grad;
     const auto& c = sae.config();
@@ -34,8 +37,10 @@ Pass forward_backward(const Sae& sae, const SaeTrainOptions& o, const at::Tensor
     const std::int64_t B = x_raw.size(0);
     const std::int64_t n = c.d_sae;
     const double Bd = static_cast<double>(B);
-    EVOSCOPE_CHECK(x_raw.dim() == 2 && x_raw.size(1) == c.d_in, "training batch has {} columns, the SAE expects {}",
-                   x_raw.dim() == 2 ? x_raw.size(1) : -1, c.d_in);
+    EVOSCOPE_CHECK(x_raw.dim() == 2 && x_raw.size(1) == c.d_in,
+                   "training batch has {} columns, the SAE expects {}",
+                   x_raw.dim() == 2 ? x_raw.size(1) : -1,
+                   c.d_in);
     const at::Tensor x = sae.normalize_input(x_raw);
     const at::Tensor u = c.apply_b_dec_to_input ? x - p.b_dec : x;
     const at::Tensor pre = at::addmm(p.b_enc, u, p.W_encT.t());
@@ -64,7 +69,8 @@ Pass forward_backward(const Sae& sae, const SaeTrainOptions& o, const at::Tensor
             values = v.masked_select(mask);
             ids = sorted.remainder(n);
             const auto rows = sorted.div(n, "floor");
-            row_ptr = at::cat({at::zeros({1}, rows.options()), at::bincount(rows, {}, B).cumsum(0)});
+            row_ptr =
+                at::cat({at::zeros({1}, rows.options()), at::bincount(rows, {}, B).cumsum(0)});
             out.min_selected = values.numel() > 0 ? values.min().item<double>() : 0.0;
         }
         out.fired = at::zeros({n}, pre.options().dtype(at::kBool));
@@ -73,7 +79,8 @@ Pass forward_backward(const Sae& sae, const SaeTrainOptions& o, const at::Tensor
             xhat = detail::sparse_decode(p.W_dec, row_ptr, ids, values, p.b_dec);
         } else {
             f = at::zeros({B, n}, pre.options());
-            f.view({-1}).index_put_({detail::rows_of_entries(row_ptr, ids.size(0)) * n + ids}, values);
+            f.view({-1}).index_put_({detail::rows_of_entries(row_ptr, ids.size(0)) * n + ids},
+                                    values);
             xhat = at::addmm(p.b_dec, f, p.W_dec);
         }
     } else if (c.arch == Arch::ReLU) {
@@ -116,7 +123,8 @@ Pass forward_backward(const Sae& sae, const SaeTrainOptions& o, const at::Tensor
             const double l1 = (f * norms).sum().item<double>() / Bd;
             g.stats.sparsity = l1;
             g_f = g_f + norms * (o.l1_coeff / Bd);
-            g.W_dec += (f.sum(0) / norms.clamp_min(1e-12)).unsqueeze(1) * p.W_dec * (o.l1_coeff / Bd);
+            g.W_dec +=
+                (f.sum(0) / norms.clamp_min(1e-12)).unsqueeze(1) * p.W_dec * (o.l1_coeff / Bd);
             g_pre = g_f * (pre > 0);
         } else if (c.arch == Arch::JumpReLU) {
             const auto theta = log_threshold.exp();
@@ -126,7 +134,8 @@ Pass forward_backward(const Sae& sae, const SaeTrainOptions& o, const at::Tensor
             const auto K = ((pre - theta).abs() < 0.5 * o.bandwidth).to(at::kFloat);
             g.stats.sparsity = active.sum().item<double>() / Bd;
             // ∂f/∂θ = -(θ/ε) K, ∂H/∂θ = -(1/ε) K.
-            const auto g_theta = -(g_f * K).sum(0) * (theta / o.bandwidth) - K.sum(0) * (o.l0_coeff / (o.bandwidth * Bd));
+            const auto g_theta = -(g_f * K).sum(0) * (theta / o.bandwidth) -
+                                 K.sum(0) * (o.l0_coeff / (o.bandwidth * Bd));
             g.threshold = g_theta * theta;  // d/d log θ
         } else {
             g_pre = g_f * (f > 0);  // topk/batchtopk dense path: selected and positive
@@ -142,15 +151,18 @@ Pass forward_backward(const Sae& sae, const SaeTrainOptions& o, const at::Tensor
     // AuxK: dead latents reconstruct the residual.
     if (sparse_arch && o.aux_coeff > 0 && dead.defined()) {
         const std::int64_t n_dead = dead.sum().item<std::int64_t>();
-        const std::int64_t k_aux = std::min<std::int64_t>(o.aux_k > 0 ? o.aux_k : c.d_in / 2, n_dead);
+        const std::int64_t k_aux =
+            std::min<std::int64_t>(o.aux_k > 0 ? o.aux_k : c.d_in / 2, n_dead);
         if (k_aux > 0) {
             const at::Tensor resid = x - xhat;
-            const auto masked = pre.masked_fill(dead.logical_not(), -std::numeric_limits<float>::infinity());
+            const auto masked =
+                pre.masked_fill(dead.logical_not(), -std::numeric_limits<float>::infinity());
             auto [avals, aidx] = masked.topk(k_aux, 1);
             const auto a_ptr = csr_row_ptr_fixed(B, k_aux, pre.options());
             const auto a_ids = aidx.reshape({-1});
             const auto a_vals = avals.clamp_min(0).reshape({-1});
-            const at::Tensor ehat = detail::sparse_decode(p.W_dec, a_ptr, a_ids, a_vals, at::Tensor());
+            const at::Tensor ehat =
+                detail::sparse_decode(p.W_dec, a_ptr, a_ids, a_vals, at::Tensor());
             const double denom = (resid - resid.mean(0)).pow(2).sum().item<double>() / Bd;
             if (denom > 0) {
                 const at::Tensor diff = ehat - resid;
@@ -170,8 +182,9 @@ Pass forward_backward(const Sae& sae, const SaeTrainOptions& o, const at::Tensor
         g.b_dec -= g_u.sum(0);
     }
     g.stats.loss = mse + o.aux_coeff * g.stats.aux +
-                   (c.arch == Arch::ReLU ? o.l1_coeff * g.stats.sparsity
-                                         : c.arch == Arch::JumpReLU ? o.l0_coeff * g.stats.sparsity : 0.0);
+                   (c.arch == Arch::ReLU       ? o.l1_coeff * g.stats.sparsity
+                    : c.arch == Arch::JumpReLU ? o.l0_coeff * g.stats.sparsity
+                                               : 0.0);
     return out;
 }
 
@@ -181,10 +194,12 @@ double sae_scheduled_lr(const SaeTrainOptions& o, std::int64_t step) {
     if (o.warmup_steps > 0 && step < o.warmup_steps) {
         return o.lr * static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
     }
-    const auto decay_steps = static_cast<std::int64_t>(std::llround(o.decay_fraction * static_cast<double>(o.total_steps)));
+    const auto decay_steps = static_cast<std::int64_t>(
+        std::llround(o.decay_fraction * static_cast<double>(o.total_steps)));
     const std::int64_t decay_start = o.total_steps - decay_steps;
     if (decay_steps > 0 && step >= decay_start) {
-        return o.lr * static_cast<double>(o.total_steps - step) / static_cast<double>(decay_steps + 1);
+        return o.lr * static_cast<double>(o.total_steps - step) /
+               static_cast<double>(decay_steps + 1);
     }
     return o.lr;
 }
@@ -203,13 +218,17 @@ SaeTrainer::SaeTrainer(Sae& sae, SaeTrainOptions options) : sae_(sae), options_(
         v_.emplace_back(name, at::zeros_like(t));
     };
     add("W_dec", p.W_dec);
-    if (!c.tied) add("W_encT", p.W_encT);
+    if (!c.tied)
+        add("W_encT", p.W_encT);
     add("b_enc", p.b_enc);
     add("b_dec", p.b_dec);
-    if (c.arch == Arch::JumpReLU) add("log_threshold", log_threshold_);
+    if (c.arch == Arch::JumpReLU)
+        add("log_threshold", log_threshold_);
 }
 
-at::Tensor SaeTrainer::dead_mask() const { return since_fired_ >= options_.dead_tokens; }
+at::Tensor SaeTrainer::dead_mask() const {
+    return since_fired_ >= options_.dead_tokens;
+}
 
 double SaeTrainer::dead_fraction() const {
     return dead_mask().to(at::kFloat).mean().item<double>();
@@ -243,10 +262,12 @@ SaeStepStats SaeTrainer::step(const at::Tensor& x) {
     const double bc2 = 1.0 - std::pow(options_.beta2, t);
     std::map<std::string, std::pair<at::Tensor, at::Tensor>> pg;  // name -> (param, grad)
     pg["W_dec"] = {p.W_dec, g_dec};
-    if (!c.tied) pg["W_encT"] = {p.W_encT, g.W_encT};
+    if (!c.tied)
+        pg["W_encT"] = {p.W_encT, g.W_encT};
     pg["b_enc"] = {p.b_enc, g.b_enc};
     pg["b_dec"] = {p.b_dec, g.b_dec};
-    if (c.arch == Arch::JumpReLU) pg["log_threshold"] = {log_threshold_, g.threshold};
+    if (c.arch == Arch::JumpReLU)
+        pg["log_threshold"] = {log_threshold_, g.threshold};
     for (std::size_t i = 0; i < m_.size(); ++i) {
         const auto& name = m_[i].first;
         auto& [param, grad] = pg.at(name);
@@ -282,15 +303,20 @@ SaeStepStats SaeTrainer::step(const at::Tensor& x) {
 }
 
 std::vector<std::pair<std::string, at::Tensor>> SaeTrainer::state() const {
-    auto cpu = [](const at::Tensor& t) { return t.to(at::kCPU).contiguous().clone(); };
+    auto cpu = [](const at::Tensor& t) {
+        return t.to(at::kCPU).contiguous().clone();
+    };
     std::vector<std::pair<std::string, at::Tensor>> s;
     s.emplace_back("step", at::full({1}, step_, at::kLong));
     s.emplace_back("tokens", at::full({1}, tokens_, at::kLong));
     s.emplace_back("since_fired", cpu(since_fired_));
     s.emplace_back("theta", at::full({1}, theta_, at::kDouble));
-    if (log_threshold_.defined()) s.emplace_back("log_threshold", cpu(log_threshold_));
-    for (const auto& [name, t] : m_) s.emplace_back("adam.m." + name, cpu(t));
-    for (const auto& [name, t] : v_) s.emplace_back("adam.v." + name, cpu(t));
+    if (log_threshold_.defined())
+        s.emplace_back("log_threshold", cpu(log_threshold_));
+    for (const auto& [name, t] : m_)
+        s.emplace_back("adam.m." + name, cpu(t));
+    for (const auto& [name, t] : v_)
+        s.emplace_back("adam.v." + name, cpu(t));
     return s;
 }
 
@@ -300,7 +326,8 @@ void SaeTrainer::load_state(const std::vector<std::pair<std::string, at::Tensor>
     auto get = [&s](const std::string& name, const at::Tensor& like) {
         const auto it = s.find(name);
         EVOSCOPE_CHECK_FORMAT(it != s.end(), "SAE training state: missing entry '{}'", name);
-        EVOSCOPE_CHECK_FORMAT(it->second.sizes() == like.sizes(), "SAE training state: entry '{}' has the wrong shape",
+        EVOSCOPE_CHECK_FORMAT(it->second.sizes() == like.sizes(),
+                              "SAE training state: entry '{}' has the wrong shape",
                               name);
         return it->second.to(like.device(), like.scalar_type());
     };
@@ -309,8 +336,10 @@ void SaeTrainer::load_state(const std::vector<std::pair<std::string, at::Tensor>
     tokens_ = get("tokens", one_long).item<std::int64_t>();
     since_fired_.copy_(get("since_fired", since_fired_));
     theta_ = get("theta", at::zeros({1}, at::kDouble)).item<double>();
-    for (auto& [name, t] : m_) t.copy_(get("adam.m." + name, t));
-    for (auto& [name, t] : v_) t.copy_(get("adam.v." + name, t));
+    for (auto& [name, t] : m_)
+        t.copy_(get("adam.m." + name, t));
+    for (auto& [name, t] : v_)
+        t.copy_(get("adam.v." + name, t));
     if (log_threshold_.defined()) {
         log_threshold_.copy_(get("log_threshold", log_threshold_));
         sae_.params().threshold.copy_(log_threshold_.exp());

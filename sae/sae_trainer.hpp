@@ -20,12 +20,12 @@
 /// before the update and rows are renormalised after it (Gao et al. 2024).
 #pragma once
 
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <ATen/core/Tensor.h>
 
 #include "sae/sae.hpp"
 
@@ -36,21 +36,21 @@ enum class DecoderPath : std::uint8_t { Sparse, Dense };
 struct SaeTrainOptions {
     double lr = 4e-4;
     std::int64_t total_steps = 1000;
-    std::int64_t warmup_steps = 50;   ///< linear warmup from lr/warmup
-    double decay_fraction = 0.2;      ///< linear decay to 0 over the last fraction of the steps
+    std::int64_t warmup_steps = 50;  ///< linear warmup from lr/warmup
+    double decay_fraction = 0.2;     ///< linear decay to 0 over the last fraction of the steps
     double beta1 = 0.9;
     double beta2 = 0.999;
-    double eps = 6.25e-10;            ///< Gao et al. 2024
-    double l1_coeff = 5.0;            ///< relu
-    double l0_coeff = 1.0;            ///< jumprelu
-    double bandwidth = 0.001;         ///< jumprelu ε
-    std::int64_t aux_k = 0;           ///< 0: d_in / 2
+    double eps = 6.25e-10;     ///< Gao et al. 2024
+    double l1_coeff = 5.0;     ///< relu
+    double l0_coeff = 1.0;     ///< jumprelu
+    double bandwidth = 0.001;  ///< jumprelu ε
+    std::int64_t aux_k = 0;    ///< 0: d_in / 2
     double aux_coeff = 1.0 / 32.0;
     std::int64_t dead_tokens = 10'000'000;  ///< dead after this many tokens without firing
     bool unit_norm_decoder = true;
     DecoderPath decoder = DecoderPath::Sparse;
-    double theta_beta = 0.999;        ///< BatchTopK θ: EMA of the smallest selected activation
-                                      ///< (a plain running mean for its first 1/(1-β) updates)
+    double theta_beta = 0.999;          ///< BatchTopK θ: EMA of the smallest selected activation
+                                        ///< (a plain running mean for its first 1/(1-β) updates)
     std::int64_t theta_start_step = 0;  ///< θ estimation starts here (dictionary_learning: 1000)
 };
 
@@ -86,10 +86,13 @@ public:
     SaeStepStats step(const at::Tensor& x);
 
     std::int64_t n_steps() const { return step_; }
+
     std::int64_t tokens_seen() const { return tokens_; }
+
     /// Latents that have not fired in the last dead_tokens tokens.
     at::Tensor dead_mask() const;
     double dead_fraction() const;
+
     const SaeTrainOptions& options() const { return options_; }
 
     /// Everything an exact resume needs (CPU tensors): "step", "tokens", "since_fired",
@@ -103,8 +106,8 @@ private:
     SaeTrainOptions options_;
     std::int64_t step_ = 0;
     std::int64_t tokens_ = 0;
-    at::Tensor since_fired_;  ///< int64 [d_sae]
-    double theta_ = -1;       ///< BatchTopK θ estimate (< 0: not started)
+    at::Tensor since_fired_;    ///< int64 [d_sae]
+    double theta_ = -1;         ///< BatchTopK θ estimate (< 0: not started)
     at::Tensor log_threshold_;  ///< jumprelu: the trained parameter log θ
     std::vector<std::pair<std::string, at::Tensor>> m_, v_;
 };

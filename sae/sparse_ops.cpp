@@ -1,10 +1,10 @@
 #include "sae/sparse_ops.hpp"
 
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cstdint>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include "core/check.hpp"
 #if defined(EVOSCOPE_HAVE_CUDA_KERNELS)
@@ -15,12 +15,15 @@ namespace evoscope::sae::detail {
 namespace {
 
 void check_csr(const at::Tensor& row_ptr, const at::Tensor& ids, const at::Tensor& values) {
-    EVOSCOPE_CHECK_AS(InternalError, row_ptr.dim() == 1 && row_ptr.scalar_type() == at::kLong,
+    EVOSCOPE_CHECK_AS(InternalError,
+                      row_ptr.dim() == 1 && row_ptr.scalar_type() == at::kLong,
                       "sparse codes: row_ptr must be int64 [N+1]");
-    EVOSCOPE_CHECK_AS(InternalError, ids.dim() == 1 && ids.scalar_type() == at::kLong,
+    EVOSCOPE_CHECK_AS(InternalError,
+                      ids.dim() == 1 && ids.scalar_type() == at::kLong,
                       "sparse codes: ids must be int64 [nnz]");
     if (values.defined()) {
-        EVOSCOPE_CHECK_AS(InternalError, values.dim() == 1 && values.size(0) == ids.size(0),
+        EVOSCOPE_CHECK_AS(InternalError,
+                          values.dim() == 1 && values.size(0) == ids.size(0),
                           "sparse codes: values must match ids");
     }
 }
@@ -48,16 +51,20 @@ inline float dot(std::int64_t d, const float* __restrict x, const float* __restr
     return (s0 + s1) + (s2 + s3);
 }
 
-bool on_cpu(const at::Tensor& t) { return t.device().is_cpu(); }
+bool on_cpu(const at::Tensor& t) {
+    return t.device().is_cpu();
+}
 
 #if defined(EVOSCOPE_HAVE_CUDA_KERNELS)
 // The sae/cuda kernels take fixed-width codes [N, k] (TopK, AuxK): k when row_ptr is 0, k, 2k, ...
 // on a CUDA fp32 tensor, else 0 (BatchTopK's variable rows use the generic path). They run on
 // the default stream, which libtorch uses unless a caller sets another.
 std::int64_t kernel_width(const at::Tensor& t, const at::Tensor& row_ptr, std::int64_t nnz) {
-    if (!t.is_cuda() || t.scalar_type() != at::kFloat || !gpu::cuda_kernels_available()) return 0;
+    if (!t.is_cuda() || t.scalar_type() != at::kFloat || !gpu::cuda_kernels_available())
+        return 0;
     const std::int64_t N = row_ptr.size(0) - 1;
-    if (N == 0 || nnz == 0 || nnz % N != 0) return 0;
+    if (N == 0 || nnz == 0 || nnz % N != 0)
+        return 0;
     const std::int64_t k = nnz / N;
     return at::equal(row_ptr, at::arange(0, nnz + 1, k, row_ptr.options())) ? k : 0;
 }
@@ -68,12 +75,16 @@ std::int64_t kernel_width(const at::Tensor& t, const at::Tensor& row_ptr, std::i
 at::Tensor rows_of_entries(const at::Tensor& row_ptr, std::int64_t nnz) {
     const auto counts = row_ptr.slice(0, 1) - row_ptr.slice(0, 0, -1);
     const auto n = row_ptr.size(0) - 1;
-    auto rows = at::repeat_interleave(at::arange(n, row_ptr.options()), counts, /*dim=*/0, /*output_size=*/nnz);
+    auto rows = at::repeat_interleave(
+        at::arange(n, row_ptr.options()), counts, /*dim=*/0, /*output_size=*/nnz);
     return rows;
 }
 
-at::Tensor sparse_decode(const at::Tensor& W, const at::Tensor& row_ptr, const at::Tensor& ids,
-                         const at::Tensor& values, const at::Tensor& bias) {
+at::Tensor sparse_decode(const at::Tensor& W,
+                         const at::Tensor& row_ptr,
+                         const at::Tensor& ids,
+                         const at::Tensor& values,
+                         const at::Tensor& bias) {
     check_csr(row_ptr, ids, values);
     const std::int64_t N = row_ptr.size(0) - 1;
     const std::int64_t d = W.size(1);
@@ -84,9 +95,17 @@ at::Tensor sparse_decode(const at::Tensor& W, const at::Tensor& row_ptr, const a
             auto ix = ids.contiguous();
             auto vv = values.contiguous();
             at::Tensor out = at::empty({N, d}, W.options());
-            gpu::sparse_decode(Wc.data_ptr(), gpu::WeightDtype::Float32, ix.data_ptr<std::int64_t>(),
-                               vv.data_ptr<float>(), bias.defined() ? bias.contiguous().data_ptr<float>() : nullptr,
-                               out.data_ptr<float>(), N, k, d, W.size(0), nullptr);
+            gpu::sparse_decode(Wc.data_ptr(),
+                               gpu::WeightDtype::Float32,
+                               ix.data_ptr<std::int64_t>(),
+                               vv.data_ptr<float>(),
+                               bias.defined() ? bias.contiguous().data_ptr<float>() : nullptr,
+                               out.data_ptr<float>(),
+                               N,
+                               k,
+                               d,
+                               W.size(0),
+                               nullptr);
             return out;
         }
 #endif
@@ -118,7 +137,9 @@ at::Tensor sparse_decode(const at::Tensor& W, const at::Tensor& row_ptr, const a
     return out;
 }
 
-at::Tensor gather_dot(const at::Tensor& G, const at::Tensor& W, const at::Tensor& row_ptr,
+at::Tensor gather_dot(const at::Tensor& G,
+                      const at::Tensor& W,
+                      const at::Tensor& row_ptr,
                       const at::Tensor& ids) {
     check_csr(row_ptr, ids, at::Tensor());
     const std::int64_t N = row_ptr.size(0) - 1;
@@ -131,16 +152,24 @@ at::Tensor gather_dot(const at::Tensor& G, const at::Tensor& W, const at::Tensor
             auto Wc = W.contiguous();
             auto ix = ids.contiguous();
             at::Tensor out = at::empty({nnz}, G.options());
-            gpu::sparse_decode_backward_values(Gc.data_ptr<float>(), Wc.data_ptr(), gpu::WeightDtype::Float32,
-                                               ix.data_ptr<std::int64_t>(), out.data_ptr<float>(), N, k, d,
-                                               W.size(0), nullptr);
+            gpu::sparse_decode_backward_values(Gc.data_ptr<float>(),
+                                               Wc.data_ptr(),
+                                               gpu::WeightDtype::Float32,
+                                               ix.data_ptr<std::int64_t>(),
+                                               out.data_ptr<float>(),
+                                               N,
+                                               k,
+                                               d,
+                                               W.size(0),
+                                               nullptr);
             return out;
         }
 #endif
         const auto rows = rows_of_entries(row_ptr, nnz);
         // Chunked so that the gathered [chunk, d] copies stay small.
         at::Tensor out = at::empty({nnz}, G.options());
-        const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 24) / std::max<std::int64_t>(d, 1));
+        const std::int64_t chunk =
+            std::max<std::int64_t>(1, (std::int64_t{1} << 24) / std::max<std::int64_t>(d, 1));
         for (std::int64_t m0 = 0; m0 < nnz; m0 += chunk) {
             const std::int64_t m1 = std::min(nnz, m0 + chunk);
             auto g = G.index_select(0, rows.slice(0, m0, m1));
@@ -169,8 +198,11 @@ at::Tensor gather_dot(const at::Tensor& G, const at::Tensor& W, const at::Tensor
     return out;
 }
 
-void scatter_outer_add(at::Tensor& grad, const at::Tensor& G, const at::Tensor& row_ptr,
-                       const at::Tensor& ids, const at::Tensor& coef) {
+void scatter_outer_add(at::Tensor& grad,
+                       const at::Tensor& G,
+                       const at::Tensor& row_ptr,
+                       const at::Tensor& ids,
+                       const at::Tensor& coef) {
     check_csr(row_ptr, ids, coef);
     const std::int64_t N = row_ptr.size(0) - 1;
     const std::int64_t d = grad.size(1);
@@ -181,13 +213,21 @@ void scatter_outer_add(at::Tensor& grad, const at::Tensor& G, const at::Tensor& 
             auto Gc = G.contiguous();
             auto ix = ids.contiguous();
             auto cc = coef.contiguous();
-            gpu::sparse_decode_backward_weight(Gc.data_ptr<float>(), ix.data_ptr<std::int64_t>(), cc.data_ptr<float>(),
-                                               grad.data_ptr<float>(), N, k, d, grad.size(0), nullptr);
+            gpu::sparse_decode_backward_weight(Gc.data_ptr<float>(),
+                                               ix.data_ptr<std::int64_t>(),
+                                               cc.data_ptr<float>(),
+                                               grad.data_ptr<float>(),
+                                               N,
+                                               k,
+                                               d,
+                                               grad.size(0),
+                                               nullptr);
             return;
         }
 #endif
         const auto rows = rows_of_entries(row_ptr, nnz);
-        const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 24) / std::max<std::int64_t>(d, 1));
+        const std::int64_t chunk =
+            std::max<std::int64_t>(1, (std::int64_t{1} << 24) / std::max<std::int64_t>(d, 1));
         for (std::int64_t m0 = 0; m0 < nnz; m0 += chunk) {
             const std::int64_t m1 = std::min(nnz, m0 + chunk);
             auto g = G.index_select(0, rows.slice(0, m0, m1)) * coef.slice(0, m0, m1).unsqueeze(1);
@@ -195,7 +235,8 @@ void scatter_outer_add(at::Tensor& grad, const at::Tensor& G, const at::Tensor& 
         }
         return;
     }
-    EVOSCOPE_CHECK_AS(InternalError, grad.is_contiguous(), "scatter_outer_add: gradient must be contiguous");
+    EVOSCOPE_CHECK_AS(
+        InternalError, grad.is_contiguous(), "scatter_outer_add: gradient must be contiguous");
     auto Gc = G.contiguous();
     auto rp = row_ptr.contiguous();
     auto ix = ids.contiguous();

@@ -9,24 +9,32 @@
 /// Internal to sae/ (used by sae.cpp, sae_trainer.cpp and the benchmark).
 #pragma once
 
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
+
+#include <ATen/core/Tensor.h>
 
 namespace evoscope::sae::detail {
 
 /// out[n] = bias + Σ_{m in row n} values[m] · W[ids[m]].  W [n_latents, d] fp32.
 /// @return [N, d] (bias undefined: no bias)
-at::Tensor sparse_decode(const at::Tensor& W, const at::Tensor& row_ptr, const at::Tensor& ids,
-                         const at::Tensor& values, const at::Tensor& bias);
+at::Tensor sparse_decode(const at::Tensor& W,
+                         const at::Tensor& row_ptr,
+                         const at::Tensor& ids,
+                         const at::Tensor& values,
+                         const at::Tensor& bias);
 
 /// out[m] = G[row(m)] · W[ids[m]] for every entry m.  G [N, d]. @return [nnz]
-at::Tensor gather_dot(const at::Tensor& G, const at::Tensor& W, const at::Tensor& row_ptr,
+at::Tensor gather_dot(const at::Tensor& G,
+                      const at::Tensor& W,
+                      const at::Tensor& row_ptr,
                       const at::Tensor& ids);
 
 /// grad[ids[m]] += coef[m] · G[row(m)] for every entry m (grad [n_latents, d], in place).
-void scatter_outer_add(at::Tensor& grad, const at::Tensor& G, const at::Tensor& row_ptr,
-                       const at::Tensor& ids, const at::Tensor& coef);
+void scatter_outer_add(at::Tensor& grad,
+                       const at::Tensor& G,
+                       const at::Tensor& row_ptr,
+                       const at::Tensor& ids,
+                       const at::Tensor& coef);
 
 /// The row of each entry: [nnz] int64 from row_ptr.
 at::Tensor rows_of_entries(const at::Tensor& row_ptr, std::int64_t nnz);

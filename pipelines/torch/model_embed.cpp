@@ -8,25 +8,25 @@
 // end of window k-1), on '-' (reverse complement: context comes from the right) the latest window
 // that covers it (window k contributes the positions before the start of window k+1). Parts of
 // wrapped windows beyond the contig end are dropped (those positions come from the contig start).
-#include <ATen/ATen.h>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include <map>
 #include <memory>
 #include <optional>
 
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "core/check.hpp"
 #include "core/log.hpp"
 #include "core/output_file.hpp"
-#include "formats/npy.hpp"
 #include "core/run_info.hpp"
+#include "formats/npy.hpp"
 #include "genomics/window.hpp"
 #include "model/checkpoint.hpp"
 #include "model/tokenizer.hpp"
 #include "pipelines/stitcher.hpp"
-#include "pipelines/torch/stages.hpp"
 #include "pipelines/torch/model_source.hpp"
+#include "pipelines/torch/stages.hpp"
 #include "pipelines/window_source.hpp"
 #include "store/activation_store.hpp"
 
@@ -50,16 +50,21 @@ ModelEmbedResult run_model_embed(const ModelEmbedOptions& config) {
     }
     const std::int64_t d = model.config().hidden_size;
     if (!config.npy.empty()) {
-        EVOSCOPE_CHECK_USAGE(config.sites.size() == 1, "--npy takes one --layer, {} were given", config.sites.size());
-        EVOSCOPE_CHECK_USAGE(source.regions().size() == 1, "--npy takes exactly one region (-r), {} were given",
+        EVOSCOPE_CHECK_USAGE(config.sites.size() == 1,
+                             "--npy takes one --layer, {} were given",
+                             config.sites.size());
+        EVOSCOPE_CHECK_USAGE(source.regions().size() == 1,
+                             "--npy takes exactly one region (-r), {} were given",
                              source.regions().size());
         EVOSCOPE_CHECK_USAGE(source.window_config().strand == genomics::StrandMode::Forward,
                              "--npy writes the + strand only; use -o DIR for --strand - or both");
         EVOSCOPE_CHECK(config.force || !std::filesystem::exists(config.npy),
-                       "output '{}' exists (use --force to overwrite)", config.npy);
+                       "output '{}' exists (use --force to overwrite)",
+                       config.npy);
     } else {
         EVOSCOPE_CHECK(config.force || !std::filesystem::exists(config.output_dir),
-                       "output '{}' exists (use --force to overwrite)", config.output_dir);
+                       "output '{}' exists (use --force to overwrite)",
+                       config.output_dir);
     }
 
     // Sinks: activation stores (one per site) or a single .npy.
@@ -67,8 +72,8 @@ ModelEmbedResult run_model_embed(const ModelEmbedOptions& config) {
     std::unique_ptr<NpyWriter> npy;
     const auto& region0 = source.regions().front();
     if (!config.npy.empty()) {
-        npy = std::make_unique<NpyWriter>(config.npy, NpyDtype::Float32,
-                                          std::vector<std::int64_t>{region0.length(), d});
+        npy = std::make_unique<NpyWriter>(
+            config.npy, NpyDtype::Float32, std::vector<std::int64_t>{region0.length(), d});
     } else {
         create_output_dir(config.output_dir);
         nlohmann::json provenance;
@@ -89,21 +94,30 @@ ModelEmbedResult run_model_embed(const ModelEmbedOptions& config) {
             header.window_bp = source.window_config().window_bp;
             header.stride_bp = source.window_config().stride_bp;
             header.stitching =
-                "causal: '+' positions from the earliest covering window, '-' positions from the latest";
+                "causal: '+' positions from the earliest covering window, '-' positions from the "
+                "latest";
             header.provenance_json = provenance.dump();
             stores[site] = std::make_unique<sae::ActivationStoreWriter>(
-                std::filesystem::path(config.output_dir) / site_dir_name(site), header, config.rows_per_shard,
+                std::filesystem::path(config.output_dir) / site_dir_name(site),
+                header,
+                config.rows_per_shard,
                 config.force);
         }
     }
     std::int64_t npy_next = region0.begin;
-    const auto sink = [&](const std::string& site, const std::string& contig, std::int64_t begin, std::int64_t end,
-                          char strand, std::span<const float> rows) {
+    const auto sink = [&](const std::string& site,
+                          const std::string& contig,
+                          std::int64_t begin,
+                          std::int64_t end,
+                          char strand,
+                          std::span<const float> rows) {
         if (npy) {
             EVOSCOPE_CHECK(begin == npy_next,
                            "--npy needs windows that cover the whole region: {}:{}-{} is missing "
                            "(stride larger than the window, or windows skipped by --max-n)",
-                           contig, npy_next + 1, begin);
+                           contig,
+                           npy_next + 1,
+                           begin);
             npy->write_values(rows);
             npy_next = end;
         } else {
@@ -111,12 +125,22 @@ ModelEmbedResult run_model_embed(const ModelEmbedOptions& config) {
         }
     };
     WindowStitcher<std::map<std::string, at::Tensor>> stitcher(
-        [&](const std::string& contig, std::int64_t from, std::int64_t to, char strand, std::int64_t window_begin,
+        [&](const std::string& contig,
+            std::int64_t from,
+            std::int64_t to,
+            char strand,
+            std::int64_t window_begin,
             const std::map<std::string, at::Tensor>& acts) {
             for (const auto& site : config.sites) {
-                const at::Tensor rows = acts.at(site).slice(0, from - window_begin, to - window_begin).contiguous();
-                sink(site, contig, from, to, strand,
-                     std::span<const float>(rows.data_ptr<float>(), static_cast<std::size_t>(rows.numel())));
+                const at::Tensor rows =
+                    acts.at(site).slice(0, from - window_begin, to - window_begin).contiguous();
+                sink(site,
+                     contig,
+                     from,
+                     to,
+                     strand,
+                     std::span<const float>(rows.data_ptr<float>(),
+                                            static_cast<std::size_t>(rows.numel())));
             }
         });
 
@@ -127,13 +151,16 @@ ModelEmbedResult run_model_embed(const ModelEmbedOptions& config) {
     std::int64_t n_tokens = 0;
     const RunClock clock;
     const auto run_batch = [&] {
-        if (batch.empty()) return;
+        if (batch.empty())
+            return;
         const auto len = static_cast<std::int64_t>(batch.front().sequence.size());
         std::vector<model::TokenId> ids;
         ids.reserve(batch.size() * static_cast<std::size_t>(len));
-        for (const auto& w : batch) model::Tokenizer::tokenize_into(w.sequence, ids);
+        for (const auto& w : batch)
+            model::Tokenizer::tokenize_into(w.sequence, ids);
         const at::Tensor input =
-            at::from_blob(ids.data(), {static_cast<std::int64_t>(batch.size()), len}, at::kInt).to(at::kLong);
+            at::from_blob(ids.data(), {static_cast<std::int64_t>(batch.size()), len}, at::kInt)
+                .to(at::kLong);
         const auto out = model.run(input, config.sites, false);
         for (std::size_t i = 0; i < batch.size(); ++i) {
             std::map<std::string, at::Tensor> acts;
@@ -149,7 +176,8 @@ ModelEmbedResult run_model_embed(const ModelEmbedOptions& config) {
         }
         n_windows += static_cast<std::int64_t>(batch.size());
         n_tokens += static_cast<std::int64_t>(batch.size()) * len;
-        EVOSCOPE_LOG_DEBUG("{} windows, {:.0f} tokens/s", n_windows,
+        EVOSCOPE_LOG_DEBUG("{} windows, {:.0f} tokens/s",
+                           n_windows,
                            static_cast<double>(n_tokens) / std::max(1e-9, clock.wall_seconds()));
         batch.clear();
     };
@@ -161,7 +189,8 @@ ModelEmbedResult run_model_embed(const ModelEmbedOptions& config) {
         }
         batch.push_back(std::move(*w));
         if (clock.wall_seconds() >= next_report_s) {
-            EVOSCOPE_LOG_INFO("{} windows embedded ({}), {:.0f} tokens/s", n_windows,
+            EVOSCOPE_LOG_INFO("{} windows embedded ({}), {:.0f} tokens/s",
+                              n_windows,
                               genomics::format_region_1b(batch.back().interval),
                               static_cast<double>(n_tokens) / std::max(1e-9, clock.wall_seconds()));
             next_report_s = clock.wall_seconds() + 10.0;
@@ -171,7 +200,10 @@ ModelEmbedResult run_model_embed(const ModelEmbedOptions& config) {
     stitcher.finish();
 
     if (npy) {
-        EVOSCOPE_CHECK(npy_next == region0.end, "windows covered {}:{}-{} only", region0.contig, region0.begin + 1,
+        EVOSCOPE_CHECK(npy_next == region0.end,
+                       "windows covered {}:{}-{} only",
+                       region0.contig,
+                       region0.begin + 1,
                        npy_next);
         npy->commit();
     }
@@ -180,8 +212,11 @@ ModelEmbedResult run_model_embed(const ModelEmbedOptions& config) {
         n_rows = store->rows_written();
         store->commit();
     }
-    EVOSCOPE_LOG_INFO("{} windows, {} tokens in {:.1f} s ({:.0f} tokens/s); {} rows per site", n_windows, n_tokens,
-                      clock.wall_seconds(), static_cast<double>(n_tokens) / std::max(1e-9, clock.wall_seconds()),
+    EVOSCOPE_LOG_INFO("{} windows, {} tokens in {:.1f} s ({:.0f} tokens/s); {} rows per site",
+                      n_windows,
+                      n_tokens,
+                      clock.wall_seconds(),
+                      static_cast<double>(n_tokens) / std::max(1e-9, clock.wall_seconds()),
                       npy ? region0.length() : n_rows);
     return ModelEmbedResult{n_windows, n_tokens, npy ? region0.length() : n_rows};
 }

@@ -41,7 +41,8 @@ struct ModelScoreOptions {
     std::string logits_npy;
     std::string per_base_tsv;
     bool prepend_eod = false;
-    std::int64_t window = 0;  ///< tokens per scoring window; 0 = from the model (pipelines/torch/model_source.hpp)
+    std::int64_t window =
+        0;  ///< tokens per scoring window; 0 = from the model (pipelines/torch/model_source.hpp)
     std::int64_t stride = 0;  ///< tokens between window starts; 0 = window / 2
     bool no_tiling = false;   ///< score each region in one pass
     bool force = false;
@@ -61,14 +62,14 @@ struct ModelEmbedOptions {
 
 /// `evoscope model train` (stage: pipelines/torch/model_train.cpp).
 struct ModelTrainOptions {
-    std::string config_yaml;               ///< --config: new random model
-    std::string init_from;                 ///< --init-from: start from these weights (fine-tuning)
-    std::vector<std::string> fastas;       ///< -f, repeatable
-    std::vector<double> genome_weights;    ///< one per -f: share of windows (default: by length)
-    std::vector<std::string> regions;      ///< -r training regions (default: whole genomes)
-    std::string regions_bed;               ///< -R
-    std::vector<std::string> holdout;      ///< region strings or BED files
-    double holdout_fraction = 0;           ///< last F of each training region held out
+    std::string config_yaml;             ///< --config: new random model
+    std::string init_from;               ///< --init-from: start from these weights (fine-tuning)
+    std::vector<std::string> fastas;     ///< -f, repeatable
+    std::vector<double> genome_weights;  ///< one per -f: share of windows (default: by length)
+    std::vector<std::string> regions;    ///< -r training regions (default: whole genomes)
+    std::string regions_bed;             ///< -R
+    std::vector<std::string> holdout;    ///< region strings or BED files
+    double holdout_fraction = 0;         ///< last F of each training region held out
     std::int64_t window = 1024;
     std::int64_t batch = 8;
     std::int64_t steps = 1000;
@@ -78,13 +79,13 @@ struct ModelTrainOptions {
     double weight_decay = 0.1;
     double grad_clip = 1.0;
     std::int64_t eval_every = 100;
-    std::int64_t checkpoint_every = 0;     ///< 0: only at the end
-    std::int64_t stop_after = 0;           ///< stop (with a checkpoint) after this step; 0: run to --steps
+    std::int64_t checkpoint_every = 0;  ///< 0: only at the end
+    std::int64_t stop_after = 0;  ///< stop (with a checkpoint) after this step; 0: run to --steps
     std::uint64_t seed = 0;
     std::string strand = "both";
     std::string device = "cpu";
     std::string output_dir;
-    std::string resume;                    ///< output folder of an interrupted run
+    std::string resume;  ///< output folder of an interrupted run
     bool force = false;
 };
 

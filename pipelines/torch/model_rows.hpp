@@ -23,7 +23,8 @@ class ModelActivationRows : public sae::RowReader {
 public:
     /// Opens the model (-m, --model-config, --device) and lists the windows of the source
     /// options. @throws InputError (no --layer, bad site, no windows), IoError, FormatError.
-    explicit ModelActivationRows(const ActivationInputOptions& options, std::int64_t batch_windows = 4);
+    explicit ModelActivationRows(const ActivationInputOptions& options,
+                                 std::int64_t batch_windows = 4);
     ~ModelActivationRows() override;
 
     std::int64_t n_rows() const override;
@@ -43,6 +44,7 @@ public:
     /// the activation at the site is replaced by `replace(acts)` (acts [L, d] fp32 in reading
     /// order); `replace` empty: the clean model. Exposed for `eval-sae --loss-recovered`.
     struct Impl;
+
     Impl& impl() const { return *impl_; }
 
 private:

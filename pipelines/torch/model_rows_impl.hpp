@@ -3,12 +3,12 @@
 /// (`eval-sae --loss-recovered`, `encode`). Internal to evoscope_pipelines_torch.
 #pragma once
 
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <ATen/core/Tensor.h>
 
 #include "genomics/window.hpp"
 #include "model/evo2_model.hpp"
@@ -23,7 +23,7 @@ struct ModelActivationRows::Impl {
     std::string model_path;
     std::string site;
     std::int64_t batch_windows = 4;
-    WindowSourceOptions source_options;     ///< the window options, --window resolved from the model
+    WindowSourceOptions source_options;  ///< the window options, --window resolved from the model
     std::vector<genomics::Window> windows;  ///< in stream order, with their sequences
     std::vector<std::int64_t> offsets;      ///< first row of each window; back() = total rows
     std::int64_t d = 0;

@@ -3,15 +3,17 @@
 #include <filesystem>
 
 #include "core/check.hpp"
-#include "store/activation_store.hpp"
 #include "sae/formats.hpp"
+#include "store/activation_store.hpp"
 
 namespace evoscope::pipelines {
 
-ActivationInput open_activation_input(const ActivationInputOptions& options, std::int64_t batch_windows) {
+ActivationInput open_activation_input(const ActivationInputOptions& options,
+                                      std::int64_t batch_windows) {
     ActivationInput in;
     EVOSCOPE_CHECK_USAGE(options.acts.empty() != options.model.empty(),
-                         "give exactly one activation input: --acts STORE_OR.npy, or -m MODEL --layer SITE -f FASTA");
+                         "give exactly one activation input: --acts STORE_OR.npy, or -m MODEL "
+                         "--layer SITE -f FASTA");
     if (!options.acts.empty()) {
         in.rows = sae::open_rows(options.acts);
         if (std::filesystem::is_directory(options.acts)) {
@@ -29,8 +31,11 @@ ActivationInput open_activation_input(const ActivationInputOptions& options, std
     return in;
 }
 
-sae::Sae open_sae(const std::string& path, std::int64_t k_override, const std::string& device,
-                  std::int64_t expected_d_in, const std::string& site) {
+sae::Sae open_sae(const std::string& path,
+                  std::int64_t k_override,
+                  const std::string& device,
+                  std::int64_t expected_d_in,
+                  const std::string& site) {
     sae::LoadOptions o;
     o.k_override = k_override;
     o.device = device;

@@ -7,10 +7,10 @@
 #include <memory>
 #include <string>
 
-#include "pipelines/torch/sae_options.hpp"
 #include "pipelines/torch/model_rows.hpp"
-#include "store/row_source.hpp"
+#include "pipelines/torch/sae_options.hpp"
 #include "sae/sae.hpp"
+#include "store/row_source.hpp"
 
 namespace evoscope::pipelines {
 
@@ -23,11 +23,15 @@ struct ActivationInput {
 };
 
 /// @throws UsageError when neither or both of --acts and -m are given; the readers' errors.
-ActivationInput open_activation_input(const ActivationInputOptions& options, std::int64_t batch_windows = 4);
+ActivationInput open_activation_input(const ActivationInputOptions& options,
+                                      std::int64_t batch_windows = 4);
 
 /// Loads an SAE of any supported format (libtorch's state-dict reader replaced by the model
 /// module's own pickle reader, which also reads Python state_dict() OrderedDicts).
-sae::Sae open_sae(const std::string& path, std::int64_t k_override, const std::string& device,
-                  std::int64_t expected_d_in, const std::string& site);
+sae::Sae open_sae(const std::string& path,
+                  std::int64_t k_override,
+                  const std::string& device,
+                  std::int64_t expected_d_in,
+                  const std::string& site);
 
 }  // namespace evoscope::pipelines

@@ -4,35 +4,35 @@
 // --mode batchtopk, sees exactly one window, as Goodfire's notebook does), --drop-first trims the
 // first N positions of each window in reading order, and the windows are stitched by the rule of
 // pipelines/stitcher.hpp.
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <map>
-#include <span>
-#include <cstdint>
-#include <filesystem>
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
-
 #include "core/check.hpp"
 #include "core/log.hpp"
-#include "formats/npz.hpp"
 #include "core/run_info.hpp"
-#include "pipelines/train_support.hpp"
+#include "formats/npz.hpp"
 #include "pipelines/stitcher.hpp"
-#include "pipelines/torch/stages.hpp"
 #include "pipelines/torch/model_rows.hpp"
 #include "pipelines/torch/model_rows_impl.hpp"
 #include "pipelines/torch/sae_common.hpp"
+#include "pipelines/torch/stages.hpp"
+#include "pipelines/train_support.hpp"
 #include "pipelines/window_source.hpp"
+#include "sae/sae.hpp"
 #include "store/activation_store.hpp"
 #include "store/feature_store.hpp"
-#include "sae/sae.hpp"
 
 namespace evoscope::pipelines {
 namespace {
@@ -43,8 +43,10 @@ using nlohmann::json;
 constexpr std::int64_t kRowsPerBatch = 4096;
 
 sae::EncodeMode parse_mode(const std::string& mode) {
-    if (mode == "threshold") return sae::EncodeMode::Threshold;
-    if (mode == "batchtopk") return sae::EncodeMode::BatchTopK;
+    if (mode == "threshold")
+        return sae::EncodeMode::Threshold;
+    if (mode == "batchtopk")
+        return sae::EncodeMode::BatchTopK;
     return sae::EncodeMode::Default;
 }
 
@@ -63,22 +65,26 @@ Codes to_codes(const sae::SparseCodes& c) {
     out.row_ptr.assign(rp.data_ptr<std::int64_t>(), rp.data_ptr<std::int64_t>() + rp.numel());
     out.ids.resize(static_cast<std::size_t>(ids.numel()));
     const auto* id = ids.data_ptr<std::int64_t>();
-    for (std::size_t i = 0; i < out.ids.size(); ++i) out.ids[i] = static_cast<std::uint32_t>(id[i]);
+    for (std::size_t i = 0; i < out.ids.size(); ++i)
+        out.ids[i] = static_cast<std::uint32_t>(id[i]);
     out.values.assign(vals.data_ptr<float>(), vals.data_ptr<float>() + vals.numel());
     return out;
 }
 
 /// Rows [r0, r1) of `c` (r1 <= rows), reversed when `reverse` (reading order -> genomic order).
-Codes slice_codes(const Codes& c, std::int64_t r0, std::int64_t r1, bool reverse, std::int64_t rows) {
+Codes slice_codes(
+    const Codes& c, std::int64_t r0, std::int64_t r1, bool reverse, std::int64_t rows) {
     Codes out;
     out.row_ptr.push_back(0);
     for (std::int64_t i = r0; i < r1; ++i) {
         const std::int64_t r = reverse ? rows - 1 - i : i;
         const auto b = static_cast<std::size_t>(c.row_ptr[static_cast<std::size_t>(r)]);
         const auto e = static_cast<std::size_t>(c.row_ptr[static_cast<std::size_t>(r) + 1]);
-        out.ids.insert(out.ids.end(), c.ids.begin() + static_cast<std::ptrdiff_t>(b),
+        out.ids.insert(out.ids.end(),
+                       c.ids.begin() + static_cast<std::ptrdiff_t>(b),
                        c.ids.begin() + static_cast<std::ptrdiff_t>(e));
-        out.values.insert(out.values.end(), c.values.begin() + static_cast<std::ptrdiff_t>(b),
+        out.values.insert(out.values.end(),
+                          c.values.begin() + static_cast<std::ptrdiff_t>(b),
                           c.values.begin() + static_cast<std::ptrdiff_t>(e));
         out.row_ptr.push_back(static_cast<std::int64_t>(out.ids.size()));
     }
@@ -97,20 +103,27 @@ std::string file_identity(const std::string& path) {
 
 SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
     torch::NoGradGuard no_grad;
-    EVOSCOPE_CHECK_USAGE(!config.output_dir.empty() || !config.npz.empty(), "encode needs -o DIR and/or --npz FILE");
+    EVOSCOPE_CHECK_USAGE(!config.output_dir.empty() || !config.npz.empty(),
+                         "encode needs -o DIR and/or --npz FILE");
     const auto mode = parse_mode(config.mode);
     const ActivationInput input = open_activation_input(config.input, config.batch);
     const std::int64_t d_in = input.rows->d();
     const sae::Sae sae = open_sae(config.sae, config.k, config.input.device, d_in, input.hook_name);
     const auto& sc = sae.config();
-    EVOSCOPE_CHECK_USAGE(config.npz.empty() || (!input.is_store && !input.model_rows),
-                         "--npz is for .npy input (--acts X.npy); stores and models get a feature store (-o)");
+    EVOSCOPE_CHECK_USAGE(
+        config.npz.empty() || (!input.is_store && !input.model_rows),
+        "--npz is for .npy input (--acts X.npy); stores and models get a feature store (-o)");
     if (!config.output_dir.empty()) {
-        EVOSCOPE_CHECK(config.force || !fs::exists(config.output_dir), "output '{}' exists (use --force)",
+        EVOSCOPE_CHECK(config.force || !fs::exists(config.output_dir),
+                       "output '{}' exists (use --force)",
                        config.output_dir);
     }
-    EVOSCOPE_LOG_INFO("encode: {} SAE {} -> {} (k {}), input {}", sae::arch_name(sc.arch), sc.d_in, sc.d_sae,
-                      config.k > 0 ? config.k : sc.k, input.rows->describe());
+    EVOSCOPE_LOG_INFO("encode: {} SAE {} -> {} (k {}), input {}",
+                      sae::arch_name(sc.arch),
+                      sc.d_in,
+                      sc.d_sae,
+                      config.k > 0 ? config.k : sc.k,
+                      input.rows->describe());
 
     sae::FeatureStoreHeader header;
     header.d_sae = sc.d_sae;
@@ -119,20 +132,25 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
     header.model_path = input.model_name;
     header.site = input.hook_name;
     header.drop_first = config.drop_first;
-    header.stitching = input.model_rows
-                           ? "causal: on '+' each position from the earliest window covering it, on '-' from the "
-                             "latest; the first --drop-first positions of every window (reading order) dropped"
-                           : "as in the input activation store";
-    header.provenance_json = json{{"command", command_line()}, {"version", version_string()},
-                                  {"mode", config.mode}, {"k", config.k > 0 ? config.k : sc.k}}
+    header.stitching =
+        input.model_rows
+            ? "causal: on '+' each position from the earliest window covering it, on '-' from the "
+              "latest; the first --drop-first positions of every window (reading order) dropped"
+            : "as in the input activation store";
+    header.provenance_json = json{{"command", command_line()},
+                                  {"version", version_string()},
+                                  {"mode", config.mode},
+                                  {"k", config.k > 0 ? config.k : sc.k}}
                                  .dump();
     std::unique_ptr<sae::FeatureStoreWriter> writer;
     auto open_writer = [&](std::vector<sae::FeatureContig> contigs) {
         header.contigs = std::move(contigs);
-        writer = std::make_unique<sae::FeatureStoreWriter>(config.output_dir, header, sae::kDefaultChunkPositions,
-                                                           config.force);
+        writer = std::make_unique<sae::FeatureStoreWriter>(
+            config.output_dir, header, sae::kDefaultChunkPositions, config.force);
     };
-    const auto encode_rows = [&](const at::Tensor& x) { return to_codes(sae.encode(x, mode, config.k)); };
+    const auto encode_rows = [&](const at::Tensor& x) {
+        return to_codes(sae.encode(x, mode, config.k));
+    };
     std::int64_t n_positions = 0;
     std::int64_t n_nonzero = 0;
     const RunClock clock;
@@ -140,7 +158,8 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
     if (input.model_rows) {
         // Model over windows: encode each window, trim, stitch.
         auto& impl = input.model_rows->impl();
-        const WindowSourceOptions& source_options = input.model_rows->source_options();  // --window resolved
+        const WindowSourceOptions& source_options =
+            input.model_rows->source_options();  // --window resolved
         header.window_bp = source_options.window_bp;
         header.stride_bp = source_options.stride_bp;
         std::vector<sae::FeatureContig> contigs;
@@ -152,10 +171,18 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
                 lengths[c.name] = c.length;
             }
         }
-        if (!config.output_dir.empty()) open_writer(contigs);
-        WindowStitcher<Codes> stitcher([&](const std::string& contig, std::int64_t from, std::int64_t to, char strand,
-                                           std::int64_t window_begin, const Codes& codes) {
-            const Codes part = slice_codes(codes, from - window_begin, to - window_begin, false,
+        if (!config.output_dir.empty())
+            open_writer(contigs);
+        WindowStitcher<Codes> stitcher([&](const std::string& contig,
+                                           std::int64_t from,
+                                           std::int64_t to,
+                                           char strand,
+                                           std::int64_t window_begin,
+                                           const Codes& codes) {
+            const Codes part = slice_codes(codes,
+                                           from - window_begin,
+                                           to - window_begin,
+                                           false,
                                            static_cast<std::int64_t>(codes.row_ptr.size()) - 1);
             writer->append(contig, from, to, strand, part.row_ptr, part.ids, part.values);
             n_positions += to - from;
@@ -176,7 +203,8 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
             const bool reverse = win.interval.strand == genomics::Strand::Reverse;
             genomics::Interval iv = win.interval;
             if (reverse) {
-                iv.end -= drop;  // reading order runs from the end: its first bases are the last positions
+                iv.end -= drop;  // reading order runs from the end: its first bases are the last
+                                 // positions
             } else {
                 iv.begin += drop;
             }
@@ -185,7 +213,8 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
         }
         stitcher.finish();
         if (dropped_windows > 0) {
-            EVOSCOPE_LOG_WARN("{} window(s) not longer than --drop-first {} were skipped", dropped_windows,
+            EVOSCOPE_LOG_WARN("{} window(s) not longer than --drop-first {} were skipped",
+                              dropped_windows,
                               config.drop_first);
         }
     } else if (input.is_store) {
@@ -193,14 +222,17 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
         std::map<std::string, std::int64_t> lengths;
         std::vector<sae::FeatureContig> contigs;
         for (const auto& b : store.manifest().blocks) {
-            if (!lengths.contains(b.contig)) contigs.push_back({b.contig, 0});
+            if (!lengths.contains(b.contig))
+                contigs.push_back({b.contig, 0});
             lengths[b.contig] = std::max(lengths[b.contig], b.end);
         }
-        for (auto& c : contigs) c.length = lengths.at(c.name);
+        for (auto& c : contigs)
+            c.length = lengths.at(c.name);
         header.window_bp = store.manifest().window_bp;
         header.stride_bp = store.manifest().stride_bp;
         header.stitching = store.manifest().stitching;
-        EVOSCOPE_CHECK_USAGE(!config.output_dir.empty(), "activation-store input writes a feature store: give -o DIR");
+        EVOSCOPE_CHECK_USAGE(!config.output_dir.empty(),
+                             "activation-store input writes a feature store: give -o DIR");
         open_writer(contigs);
         std::vector<float> buf;
         for (const auto& b : store.manifest().blocks) {
@@ -219,7 +251,8 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
         // fewer active latents padded with index -1 and value 0); -o gets a store whose one
         // contig "rows" has one position per row.
         const std::int64_t N = input.rows->n_rows();
-        if (!config.output_dir.empty()) open_writer({{"rows", N}});
+        if (!config.output_dir.empty())
+            open_writer({{"rows", N}});
         std::vector<Codes> all;
         std::int64_t width = 0;
         std::vector<float> buf;
@@ -228,13 +261,15 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
             buf.resize(static_cast<std::size_t>((q - r) * d_in));
             input.rows->read_rows(r, q - r, buf);
             Codes c = encode_rows(at::from_blob(buf.data(), {q - r, d_in}, at::kFloat));
-            if (writer) writer->append("rows", r, q, '+', c.row_ptr, c.ids, c.values);
+            if (writer)
+                writer->append("rows", r, q, '+', c.row_ptr, c.ids, c.values);
             for (std::size_t i = 0; i + 1 < c.row_ptr.size(); ++i) {
                 width = std::max(width, c.row_ptr[i + 1] - c.row_ptr[i]);
             }
             n_positions += q - r;
             n_nonzero += static_cast<std::int64_t>(c.ids.size());
-            if (!config.npz.empty()) all.push_back(std::move(c));
+            if (!config.npz.empty())
+                all.push_back(std::move(c));
         }
         if (!config.npz.empty()) {
             const std::int64_t k = std::max<std::int64_t>(width, config.k > 0 ? config.k : sc.k);
@@ -244,8 +279,10 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
             for (const auto& c : all) {
                 for (std::size_t i = 0; i + 1 < c.row_ptr.size(); ++i, ++row) {
                     for (std::int64_t m = c.row_ptr[i], j = 0; m < c.row_ptr[i + 1]; ++m, ++j) {
-                        indices[static_cast<std::size_t>(row * k + j)] = static_cast<std::int32_t>(c.ids[static_cast<std::size_t>(m)]);
-                        values[static_cast<std::size_t>(row * k + j)] = c.values[static_cast<std::size_t>(m)];
+                        indices[static_cast<std::size_t>(row * k + j)] =
+                            static_cast<std::int32_t>(c.ids[static_cast<std::size_t>(m)]);
+                        values[static_cast<std::size_t>(row * k + j)] =
+                            c.values[static_cast<std::size_t>(m)];
                     }
                 }
             }
@@ -255,12 +292,15 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
             write_npz(config.npz, entries, config.force);
         }
     }
-    if (writer) writer->commit();
-    EVOSCOPE_LOG_INFO("encoded {} positions, mean {:.2f} active features per position, {} tokens/s{}{}", n_positions,
-                      n_positions > 0 ? static_cast<double>(n_nonzero) / static_cast<double>(n_positions) : 0.0,
-                      nice_number(static_cast<double>(n_positions) / std::max(1e-9, clock.wall_seconds())),
-                      config.output_dir.empty() ? "" : "; wrote " + config.output_dir,
-                      config.npz.empty() ? "" : "; wrote " + config.npz);
+    if (writer)
+        writer->commit();
+    EVOSCOPE_LOG_INFO(
+        "encoded {} positions, mean {:.2f} active features per position, {} tokens/s{}{}",
+        n_positions,
+        n_positions > 0 ? static_cast<double>(n_nonzero) / static_cast<double>(n_positions) : 0.0,
+        nice_number(static_cast<double>(n_positions) / std::max(1e-9, clock.wall_seconds())),
+        config.output_dir.empty() ? "" : "; wrote " + config.output_dir,
+        config.npz.empty() ? "" : "; wrote " + config.npz);
     return SaeEncodeResult{n_positions, n_nonzero};
 }
 

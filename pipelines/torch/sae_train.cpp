@@ -3,12 +3,6 @@
 // checkpoints hold the unfolded weights, the normalisation, the trainer state (Adam moments,
 // dead counters, θ) and the data cursor (sae::ShuffledRows state), so `--resume` continues as if
 // the run had not stopped.
-#include <ATen/ATen.h>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-#include <torch/torch.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -20,20 +14,27 @@
 #include <string>
 #include <vector>
 
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <unistd.h>
+
 #include "core/check.hpp"
 #include "core/log.hpp"
 #include "core/output_file.hpp"
 #include "model/safetensors.hpp"
-#include "pipelines/train_support.hpp"
-#include "pipelines/torch/stages.hpp"
 #include "pipelines/torch/model_rows.hpp"
 #include "pipelines/torch/sae_common.hpp"
-#include "store/activation_store.hpp"
+#include "pipelines/torch/stages.hpp"
+#include "pipelines/train_support.hpp"
 #include "sae/formats.hpp"
 #include "sae/metrics.hpp"
-#include "store/row_source.hpp"
 #include "sae/sae.hpp"
 #include "sae/sae_trainer.hpp"
+#include "store/activation_store.hpp"
+#include "store/row_source.hpp"
 
 namespace evoscope::pipelines {
 namespace {
@@ -152,14 +153,28 @@ struct LogRow {
     double eval_dead = std::numeric_limits<double>::quiet_NaN();
 };
 
-json num_json(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
-double json_num(const json& j) { return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : j.get<double>(); }
+json num_json(double v) {
+    return std::isnan(v) ? json(nullptr) : json(v);
+}
+
+double json_num(const json& j) {
+    return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : j.get<double>();
+}
 
 json rows_to_json(const std::vector<LogRow>& rows) {
     json a = json::array();
     for (const auto& r : rows) {
-        a.push_back({r.step, r.tokens, num_json(r.loss), num_json(r.mse), num_json(r.fvu), num_json(r.aux),
-                     num_json(r.l0), num_json(r.dead), r.lr, num_json(r.eval_ev), num_json(r.eval_l0),
+        a.push_back({r.step,
+                     r.tokens,
+                     num_json(r.loss),
+                     num_json(r.mse),
+                     num_json(r.fvu),
+                     num_json(r.aux),
+                     num_json(r.l0),
+                     num_json(r.dead),
+                     r.lr,
+                     num_json(r.eval_ev),
+                     num_json(r.eval_l0),
                      num_json(r.eval_dead)});
     }
     return a;
@@ -188,13 +203,26 @@ std::vector<LogRow> rows_from_json(const json& a) {
 
 std::string log_tsv(const std::vector<LogRow>& rows) {
     std::string out =
-        "step\ttokens\tloss\tmse\tfvu\taux_loss\tl0\tdead_fraction\tlr\teval_explained_variance\teval_l0\t"
+        "step\ttokens\tloss\tmse\tfvu\taux_loss\tl0\tdead_fraction\tlr\teval_explained_"
+        "variance\teval_l0\t"
         "eval_dead_fraction\n";
-    auto num = [](double v) { return std::isnan(v) ? std::string("NA") : fmt::format("{:.6g}", v); };
+    auto num = [](double v) {
+        return std::isnan(v) ? std::string("NA") : fmt::format("{:.6g}", v);
+    };
     for (const auto& r : rows) {
-        out += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.6g}\t{}\t{}\t{}\n", r.step, r.tokens, num(r.loss),
-                           num(r.mse), num(r.fvu), num(r.aux), num(r.l0), num(r.dead), r.lr, num(r.eval_ev),
-                           num(r.eval_l0), num(r.eval_dead));
+        out += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.6g}\t{}\t{}\t{}\n",
+                           r.step,
+                           r.tokens,
+                           num(r.loss),
+                           num(r.mse),
+                           num(r.fvu),
+                           num(r.aux),
+                           num(r.l0),
+                           num(r.dead),
+                           r.lr,
+                           num(r.eval_ev),
+                           num(r.eval_l0),
+                           num(r.eval_dead));
     }
     return out;
 }
@@ -209,8 +237,11 @@ std::string curves_svg(const std::vector<LogRow>& rows) {
         eval.xy.emplace_back(t, std::isnan(r.eval_ev) ? r.eval_ev : 1.0 - r.eval_ev);
         dead.xy.emplace_back(t, r.dead);
     }
-    return line_chart_svg("evoscope sae train: unexplained variance", "training tokens",
-                           "fraction (log scale)", {fvu, eval, dead}, true);
+    return line_chart_svg("evoscope sae train: unexplained variance",
+                          "training tokens",
+                          "fraction (log scale)",
+                          {fvu, eval, dead},
+                          true);
 }
 
 /// Weiszfeld iterations for the geometric median of the rows of x (Gao et al. 2024 init b_dec).
@@ -221,12 +252,16 @@ at::Tensor geometric_median(const at::Tensor& x, int iterations = 50) {
         const auto next = (x * w.unsqueeze(1)).sum(0) / w.sum();
         const bool done = (next - m).norm().item<double>() < 1e-6 * m.norm().item<double>();
         m = next;
-        if (done) break;
+        if (done)
+            break;
     }
     return m;
 }
 
-at::Tensor read_tensor_rows(const sae::RowReader& reader, std::int64_t begin, std::int64_t end, std::int64_t max) {
+at::Tensor read_tensor_rows(const sae::RowReader& reader,
+                            std::int64_t begin,
+                            std::int64_t end,
+                            std::int64_t max) {
     auto v = sae::read_all_rows(reader, begin, end, max);
     const auto n = static_cast<std::int64_t>(v.size()) / reader.d();
     return at::from_blob(v.data(), {n, reader.d()}, at::kFloat).clone();
@@ -240,18 +275,22 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
     json resume_state;
     fs::path resume_dir;
     if (!given.resume.empty()) {
-        auto resume = open_resume_point(given.resume, kStateVersion, "SAE training state",
-                                        [&](const json& options) { options_from_json(options, config); });
+        auto resume = open_resume_point(
+            given.resume, kStateVersion, "SAE training state", [&](const json& options) {
+                options_from_json(options, config);
+            });
         resume_dir = std::move(resume.dir);
         resume_state = std::move(resume.state);
         config.output_dir = given.resume;
     }
-    EVOSCOPE_CHECK_USAGE(!config.output_dir.empty(), "train-sae needs -o/--output DIR (or --resume DIR)");
+    EVOSCOPE_CHECK_USAGE(!config.output_dir.empty(),
+                         "train-sae needs -o/--output DIR (or --resume DIR)");
     const fs::path out_dir = config.output_dir;
     RunFolderGuard run_folder(out_dir);  // a failed fresh run leaves nothing behind
     if (given.resume.empty()) {
         auto absolute = [](std::string& p) {
-            if (!p.empty() && p != "-") p = fs::absolute(p).lexically_normal().string();
+            if (!p.empty() && p != "-")
+                p = fs::absolute(p).lexically_normal().string();
         };
         absolute(config.input.acts);
         absolute(config.input.model);
@@ -259,37 +298,44 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
         absolute(config.input.source.fasta);
         absolute(config.input.source.regions_bed);
         absolute(config.input.source.rename_contigs);
-        EVOSCOPE_CHECK(config.force || !fs::exists(out_dir) || fs::is_empty(out_dir),
-                       "output folder '{}' exists and is not empty (use --force, or --resume to continue it)",
-                       out_dir.string());
+        EVOSCOPE_CHECK(
+            config.force || !fs::exists(out_dir) || fs::is_empty(out_dir),
+            "output folder '{}' exists and is not empty (use --force, or --resume to continue it)",
+            out_dir.string());
     }
 
     // Input rows, split into training rows and held-out rows (the last --eval-fraction).
     const ActivationInput input = open_activation_input(config.input);
     const std::int64_t n_rows = input.rows->n_rows();
     const std::int64_t d_in = input.rows->d();
-    const auto n_eval = static_cast<std::int64_t>(std::floor(config.eval_fraction * static_cast<double>(n_rows)));
+    const auto n_eval =
+        static_cast<std::int64_t>(std::floor(config.eval_fraction * static_cast<double>(n_rows)));
     const std::int64_t n_train = n_rows - n_eval;
-    EVOSCOPE_CHECK(n_train >= 1, "{}: no training rows left after holding out {} for evaluation",
-                   input.rows->describe(), n_eval);
+    EVOSCOPE_CHECK(n_train >= 1,
+                   "{}: no training rows left after holding out {} for evaluation",
+                   input.rows->describe(),
+                   n_eval);
 
     // Settings derived from the data.
     if (config.d_sae == 0) {
         EVOSCOPE_CHECK_USAGE(config.expansion > 0, "give --d-sae N or --expansion F");
-        config.d_sae = static_cast<std::int64_t>(std::llround(config.expansion * static_cast<double>(d_in)));
+        config.d_sae =
+            static_cast<std::int64_t>(std::llround(config.expansion * static_cast<double>(d_in)));
     }
     if (config.steps == 0) {
         EVOSCOPE_CHECK_USAGE(config.tokens > 0, "give --steps N or --tokens N");
         config.steps = std::max<std::int64_t>(1, config.tokens / config.batch);
     }
     if (config.lr == 0) {
-        config.lr = 2e-4 / std::sqrt(static_cast<double>(config.d_sae) / 16384.0);  // dictionary_learning
+        config.lr =
+            2e-4 / std::sqrt(static_cast<double>(config.d_sae) / 16384.0);  // dictionary_learning
     }
     if (config.warmup == 0 && given.resume.empty()) {
         config.warmup = std::max<std::int64_t>(1, config.steps / 20);
     }
     if (config.dead_tokens == 0) {
-        config.dead_tokens = std::min<std::int64_t>(10'000'000, std::max<std::int64_t>(1, config.steps * config.batch / 5));
+        config.dead_tokens = std::min<std::int64_t>(
+            10'000'000, std::max<std::int64_t>(1, config.steps * config.batch / 5));
     }
     if (config.eval_every == 0) {
         config.eval_every = std::max<std::int64_t>(1, config.steps / 10);
@@ -320,65 +366,101 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
     o.aux_coeff = config.aux_coeff;
     o.dead_tokens = config.dead_tokens;
     o.unit_norm_decoder = unit_norm;
-    o.decoder = config.decoder == "dense" ? sae::DecoderPath::Dense
+    o.decoder = config.decoder == "dense"    ? sae::DecoderPath::Dense
                 : config.decoder == "sparse" ? sae::DecoderPath::Sparse
-                : (sc.arch == sae::Arch::TopK || sc.arch == sae::Arch::BatchTopK) ? sae::DecoderPath::Sparse
-                                                                                    : sae::DecoderPath::Dense;
-    EVOSCOPE_CHECK_USAGE(o.decoder == sae::DecoderPath::Dense || sc.arch == sae::Arch::TopK ||
-                             sc.arch == sae::Arch::BatchTopK,
-                         "--decoder sparse needs --arch topk or batchtopk ({} codes are not bounded)", config.arch);
+                : (sc.arch == sae::Arch::TopK || sc.arch == sae::Arch::BatchTopK)
+                    ? sae::DecoderPath::Sparse
+                    : sae::DecoderPath::Dense;
+    EVOSCOPE_CHECK_USAGE(
+        o.decoder == sae::DecoderPath::Dense || sc.arch == sae::Arch::TopK ||
+            sc.arch == sae::Arch::BatchTopK,
+        "--decoder sparse needs --arch topk or batchtopk ({} codes are not bounded)",
+        config.arch);
     o.theta_start_step = std::min<std::int64_t>(1000, config.steps / 10);
 
     // The SAE: fresh (normalisation fitted on a sample of training rows) or from the checkpoint.
     std::optional<sae::Sae> sae_opt;
     if (!given.resume.empty()) {
         const model::SafetensorsFile f(resume_dir / "sae.safetensors");
-        auto t = [&f](const char* name) { return f.find(name) ? f.tensor(name).clone() : at::Tensor(); };
-        sae_opt.emplace(sae::Sae::from_tensors(sc, sc.tied ? at::Tensor() : t("W_encT").t(), t("W_dec"), t("b_enc"),
-                                               t("b_dec"), t("threshold"), config.input.device));
-        sae_opt->set_normalization(normalization, t("norm_mean"), resume_state.at("norm_scale").get<double>());
+        auto t = [&f](const char* name) {
+            return f.find(name) ? f.tensor(name).clone() : at::Tensor();
+        };
+        sae_opt.emplace(sae::Sae::from_tensors(sc,
+                                               sc.tied ? at::Tensor() : t("W_encT").t(),
+                                               t("W_dec"),
+                                               t("b_enc"),
+                                               t("b_dec"),
+                                               t("threshold"),
+                                               config.input.device));
+        sae_opt->set_normalization(
+            normalization, t("norm_mean"), resume_state.at("norm_scale").get<double>());
     } else {
-        sae_opt.emplace(sae::Sae::init(sc, config.seed, config.input.device, unit_norm ? 1.0 : 0.1,
+        sae_opt.emplace(sae::Sae::init(sc,
+                                       config.seed,
+                                       config.input.device,
+                                       unit_norm ? 1.0 : 0.1,
                                        config.jumprelu_init_threshold));
         const std::int64_t n_sample = std::min<std::int64_t>(n_train, 32768);
         if (normalization != sae::Normalization::None || config.geometric_median_init) {
             const at::Tensor sample = read_tensor_rows(*input.rows, 0, n_train, n_sample);
             sae_opt->fit_normalization(normalization, sample);
             if (config.geometric_median_init) {
-                const auto x = sae_opt->normalize_input(sample.slice(0, 0, std::min<std::int64_t>(n_sample, 4096)));
+                const auto x = sae_opt->normalize_input(
+                    sample.slice(0, 0, std::min<std::int64_t>(n_sample, 4096)));
                 sae_opt->params().b_dec.copy_(geometric_median(x));
             }
-            EVOSCOPE_LOG_INFO("input normalisation {} (scale {:.4g}) from {} rows", config.normalize,
-                              sae_opt->norm_scale(), sample.size(0));
+            EVOSCOPE_LOG_INFO("input normalisation {} (scale {:.4g}) from {} rows",
+                              config.normalize,
+                              sae_opt->norm_scale(),
+                              sample.size(0));
         }
     }
     sae::Sae& sae = *sae_opt;
     sae::SaeTrainer trainer(sae, o);
     // Stored rows: each buffer mixes 16 chunks from across the input (distant genomic regions);
     // on-the-fly rows: one contiguous chunk, so that each window is computed once per epoch.
-    sae::ShuffledRows source(input.rows, 0, n_train, std::min(config.buffer_rows, n_train), config.seed,
+    sae::ShuffledRows source(input.rows,
+                             0,
+                             n_train,
+                             std::min(config.buffer_rows, n_train),
+                             config.seed,
                              input.model_rows ? 1 : 16);
     std::vector<LogRow> rows;
     if (!given.resume.empty()) {
         const model::SafetensorsFile f(resume_dir / "trainer.safetensors");
         std::vector<std::pair<std::string, at::Tensor>> state;
-        for (const auto& e : f.entries()) state.emplace_back(e.name, f.tensor(e.name).clone());
+        for (const auto& e : f.entries())
+            state.emplace_back(e.name, f.tensor(e.name).clone());
         trainer.load_state(state);
         source.restore(resume_state.at("data").get<sae::ShuffleState>());
         rows = rows_from_json(resume_state.at("log"));
     }
-    const at::Tensor eval_x = n_eval > 0 ? read_tensor_rows(*input.rows, n_train, n_rows, config.eval_rows) : at::Tensor();
-    EVOSCOPE_LOG_INFO("train-sae: {} {} -> {} (k {}), {} steps of {} rows, lr {:.3g}; {} training rows, {} held out; "
-                      "input {}",
-                      sae::arch_name(sc.arch), d_in, sc.d_sae, sc.k, config.steps, config.batch, config.lr, n_train,
-                      n_eval, input.rows->describe());
+    const at::Tensor eval_x = n_eval > 0
+                                  ? read_tensor_rows(*input.rows, n_train, n_rows, config.eval_rows)
+                                  : at::Tensor();
+    EVOSCOPE_LOG_INFO(
+        "train-sae: {} {} -> {} (k {}), {} steps of {} rows, lr {:.3g}; {} training rows, {} held "
+        "out; "
+        "input {}",
+        sae::arch_name(sc.arch),
+        d_in,
+        sc.d_sae,
+        sc.k,
+        config.steps,
+        config.batch,
+        config.lr,
+        n_train,
+        n_eval,
+        input.rows->describe());
 
     auto evaluate = [&](LogRow& row) {
-        if (!eval_x.defined()) return;
+        if (!eval_x.defined())
+            return;
         sae::MetricsAccumulator acc(d_in, sc.d_sae);
         // BatchTopK before θ exists: batch-level top-k on the held-out rows.
-        const auto mode = (sc.arch == sae::Arch::BatchTopK && !sae.has_threshold()) ? sae::EncodeMode::BatchTopK
-                                                                                   : sae::EncodeMode::Default;
+        const auto mode = (sc.arch == sae::Arch::BatchTopK && !sae.has_threshold())
+                              ? sae::EncodeMode::BatchTopK
+                              : sae::EncodeMode::Default;
         for (std::int64_t r = 0; r < eval_x.size(0); r += config.batch) {
             acc.add(sae, eval_x.slice(0, r, std::min(eval_x.size(0), r + config.batch)), mode);
         }
@@ -388,16 +470,22 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
         row.eval_dead = m.dead_fraction;
     };
     auto save_checkpoint = [&](std::int64_t step) {
-        const json state{{"version", kStateVersion},        {"step", step},
-                         {"norm_scale", sae.norm_scale()}, {"data", source.state()},
-                         {"options", options_to_json(config)}, {"log", rows_to_json(rows)}};
+        const json state{{"version", kStateVersion},
+                         {"step", step},
+                         {"norm_scale", sae.norm_scale()},
+                         {"data", source.state()},
+                         {"options", options_to_json(config)},
+                         {"log", rows_to_json(rows)}};
         write_checkpoint(out_dir, step, state, [&](const fs::path& tmp) {
             const auto& p = sae.params();
-            std::vector<std::pair<std::string, at::Tensor>> w{{"W_dec", p.W_dec.cpu()}, {"b_enc", p.b_enc.cpu()},
-                                                              {"b_dec", p.b_dec.cpu()}};
-            if (!sc.tied) w.emplace_back("W_encT", p.W_encT.cpu());
-            if (p.threshold.defined()) w.emplace_back("threshold", p.threshold.cpu());
-            if (sae.norm_mean().defined()) w.emplace_back("norm_mean", sae.norm_mean().cpu());
+            std::vector<std::pair<std::string, at::Tensor>> w{
+                {"W_dec", p.W_dec.cpu()}, {"b_enc", p.b_enc.cpu()}, {"b_dec", p.b_dec.cpu()}};
+            if (!sc.tied)
+                w.emplace_back("W_encT", p.W_encT.cpu());
+            if (p.threshold.defined())
+                w.emplace_back("threshold", p.threshold.cpu());
+            if (sae.norm_mean().defined())
+                w.emplace_back("norm_mean", sae.norm_mean().cpu());
             model::write_safetensors(tmp / "sae.safetensors", w);
             model::write_safetensors(tmp / "trainer.safetensors", trainer.state());
         });
@@ -414,15 +502,18 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::int64_t first_step = trainer.n_steps();
     const std::int64_t last_step =
-        config.stop_after > 0 ? std::min(config.steps, std::max(config.stop_after, first_step)) : config.steps;
+        config.stop_after > 0 ? std::min(config.steps, std::max(config.stop_after, first_step))
+                              : config.steps;
     std::vector<float> buf(static_cast<std::size_t>(config.batch * d_in));
     std::optional<ProgressLine> bar(std::in_place, "train-sae");
     for (std::int64_t step = first_step; step < last_step; ++step) {
         source.next(config.batch, buf);
         const at::Tensor x = at::from_blob(buf.data(), {config.batch, d_in}, at::kFloat);
         const auto st = trainer.step(x);
-        EVOSCOPE_CHECK_MODEL(std::isfinite(st.loss), "SAE training diverged at step {} (loss {}); try a lower --lr",
-                             step + 1, st.loss);
+        EVOSCOPE_CHECK_MODEL(std::isfinite(st.loss),
+                             "SAE training diverged at step {} (loss {}); try a lower --lr",
+                             step + 1,
+                             st.loss);
         LogRow row;
         row.step = step + 1;
         row.tokens = trainer.tokens_seen();
@@ -434,11 +525,13 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
         row.dead = st.dead_fraction;
         row.lr = st.lr;
         const bool eval_now = (step + 1) % config.eval_every == 0 || step + 1 == config.steps;
-        if (eval_now) evaluate(row);
+        if (eval_now)
+            evaluate(row);
         rows.push_back(row);
         const bool keep = eval_now || step + 1 == last_step;
         if (bar->due(keep)) {
-            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            const double elapsed =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             const double done = static_cast<double>(step + 1 - first_step);
             const double tok_s = done * static_cast<double>(config.batch) / std::max(elapsed, 1e-9);
             const double eta = elapsed / done * static_cast<double>(last_step - step - 1);
@@ -447,14 +540,24 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
                 held = fmt::format(" | held-out EV {:.4f} L0 {:.1f}", row.eval_ev, row.eval_l0);
             }
             const std::string line = fmt::format(
-                "step {}/{} ({:.0f}%) | {} tokens | {} tok/s | loss {:.4g} | 1-EV {:.4f} | L0 {:.1f} | dead {:.3f}{} | "
+                "step {}/{} ({:.0f}%) | {} tokens | {} tok/s | loss {:.4g} | 1-EV {:.4f} | L0 "
+                "{:.1f} | dead {:.3f}{} | "
                 "ETA {}",
-                step + 1, config.steps, 100.0 * static_cast<double>(step + 1) / static_cast<double>(config.steps),
-                nice_number(static_cast<double>(row.tokens)), nice_number(tok_s), st.loss, st.fvu, st.l0,
-                st.dead_fraction, held, format_duration(eta));
+                step + 1,
+                config.steps,
+                100.0 * static_cast<double>(step + 1) / static_cast<double>(config.steps),
+                nice_number(static_cast<double>(row.tokens)),
+                nice_number(tok_s),
+                st.loss,
+                st.fvu,
+                st.l0,
+                st.dead_fraction,
+                held,
+                format_duration(eta));
             bar->print(line, keep);
         }
-        if ((config.checkpoint_every > 0 && (step + 1) % config.checkpoint_every == 0) || step + 1 == last_step) {
+        if ((config.checkpoint_every > 0 && (step + 1) % config.checkpoint_every == 0) ||
+            step + 1 == last_step) {
             save_checkpoint(step + 1);
         }
     }
@@ -462,8 +565,11 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
     write_file_atomic(out_dir / "train_log.tsv", log_tsv(rows));
     write_file_atomic(out_dir / "curves.svg", curves_svg(rows));
     if (trainer.n_steps() < config.steps) {
-        EVOSCOPE_LOG_INFO("stopped after step {} of {}; continue with: evoscope sae train --resume {}",
-                          trainer.n_steps(), config.steps, out_dir.string());
+        EVOSCOPE_LOG_INFO(
+            "stopped after step {} of {}; continue with: evoscope sae train --resume {}",
+            trainer.n_steps(),
+            config.steps,
+            out_dir.string());
         return SaeTrainResult{trainer.n_steps(), false, {}};
     }
     // The SAELens files, normalisation folded in (they take raw activations).
@@ -474,15 +580,23 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
         fs::rename(e.path(), out_dir / e.path().filename());
     }
     fs::remove_all(staged);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const LogRow& last = rows.back();
-    fmt::print(stderr,
-               "[I::sae-train] {} steps, {} tokens in {} ({} tok/s): held-out explained variance {:.4f}, L0 {:.2f}, "
-               "dead {:.4f}; wrote {}\n",
-               config.steps, trainer.tokens_seen(), format_duration(elapsed),
-               nice_number(static_cast<double>(trainer.tokens_seen() - (first_step * config.batch)) /
-                           std::max(elapsed, 1e-9)),
-               last.eval_ev, last.eval_l0, last.eval_dead, (out_dir / "sae_weights.safetensors").string());
+    fmt::print(
+        stderr,
+        "[I::sae-train] {} steps, {} tokens in {} ({} tok/s): held-out explained variance {:.4f}, "
+        "L0 {:.2f}, "
+        "dead {:.4f}; wrote {}\n",
+        config.steps,
+        trainer.tokens_seen(),
+        format_duration(elapsed),
+        nice_number(static_cast<double>(trainer.tokens_seen() - (first_step * config.batch)) /
+                    std::max(elapsed, 1e-9)),
+        last.eval_ev,
+        last.eval_l0,
+        last.eval_dead,
+        (out_dir / "sae_weights.safetensors").string());
     return SaeTrainResult{trainer.n_steps(), true, out_dir / "sae_weights.safetensors"};
 }
 

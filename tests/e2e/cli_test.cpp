@@ -9,9 +9,20 @@ TEST_CASE("CLI: --help prints usage on stdout and exits 0", "[e2e][cli]") {
     const auto r = run_evoscope({"--help"});
     CHECK(r.exit_code == 0);
     // Every command of the table, grouped by stage, with its summary.
-    for (const char* command : {"windows", "markov", "run", "variants windows", "model info", "model init", "model train",
-                                "model convert", "model score", "model embed", "sae train", "sae eval",
-                                "sae encode", "sae convert"}) {
+    for (const char* command : {"windows",
+                                "markov",
+                                "run",
+                                "variants windows",
+                                "model info",
+                                "model init",
+                                "model train",
+                                "model convert",
+                                "model score",
+                                "model embed",
+                                "sae train",
+                                "sae eval",
+                                "sae encode",
+                                "sae convert"}) {
         INFO(command);
         CHECK(r.out.find(std::string("  ") + command + "  ") != std::string::npos);
     }
@@ -38,11 +49,20 @@ TEST_CASE("CLI: --version names evoscope, htslib and libtorch", "[e2e][cli]") {
 }
 
 TEST_CASE("CLI: every command has --help on stdout, with defaults from its options", "[e2e][cli]") {
-    const std::vector<std::vector<std::string>> commands = {
-        {"windows"}, {"markov"}, {"run"}, {"variants", "windows"}, {"model", "info"},
-        {"model", "init"}, {"model", "train"},  {"model", "convert"}, {"model", "score"},
-        {"model", "embed"}, {"sae", "train"},   {"sae", "eval"},   {"sae", "encode"},
-        {"sae", "convert"}};
+    const std::vector<std::vector<std::string>> commands = {{"windows"},
+                                                            {"markov"},
+                                                            {"run"},
+                                                            {"variants", "windows"},
+                                                            {"model", "info"},
+                                                            {"model", "init"},
+                                                            {"model", "train"},
+                                                            {"model", "convert"},
+                                                            {"model", "score"},
+                                                            {"model", "embed"},
+                                                            {"sae", "train"},
+                                                            {"sae", "eval"},
+                                                            {"sae", "encode"},
+                                                            {"sae", "convert"}};
     for (auto args : commands) {
         INFO(args.front() << " " << args.back());
         args.push_back("--help");
@@ -63,11 +83,14 @@ TEST_CASE("CLI: every command has --help on stdout, with defaults from its optio
     CHECK(group.out.find("encode") != std::string::npos);
 }
 
-TEST_CASE("CLI: the old command names still work, with a one-line deprecation notice", "[e2e][cli]") {
+TEST_CASE("CLI: the old command names still work, with a one-line deprecation notice",
+          "[e2e][cli]") {
     const auto r = run_evoscope({"variants-windows", "--help"});
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("--vcf") != std::string::npos);
-    CHECK(r.err == "[W::evoscope] 'evoscope variants-windows' is deprecated: use 'evoscope variants windows'\n");
+    CHECK(r.err ==
+          "[W::evoscope] 'evoscope variants-windows' is deprecated: use 'evoscope variants "
+          "windows'\n");
     // A torch command: the notice is printed once, by evoscope, not again by evoscope-torch.
     const auto t = run_evoscope({"train-sae", "--help"});
     CHECK(t.exit_code == 0);

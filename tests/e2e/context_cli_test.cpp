@@ -72,7 +72,8 @@ std::map<std::int64_t, std::string> per_base(const TempDir& tmp,
                                              const std::vector<std::string>& extra,
                                              std::string* err = nullptr) {
     const auto tsv = tmp / "lp.tsv";
-    std::vector<std::string> args = {"model", "score",
+    std::vector<std::string> args = {"model",
+                                     "score",
                                      "-m",
                                      model.string(),
                                      "-f",
@@ -83,7 +84,8 @@ std::map<std::int64_t, std::string> per_base(const TempDir& tmp,
                                      tsv.string(),
                                      "--force",
                                      "-t",
-                                     "1", "-v"};
+                                     "1",
+                                     "-v"};
     args.insert(args.end(), extra.begin(), extra.end());
     const auto r = run_evoscope(args);
     INFO(r.err);
@@ -137,7 +139,8 @@ TEST_CASE("context: model train records window + 1 as the trained context in eve
                               "-q"})
                     .exit_code == 0);
         CHECK(trained_context_of(init) == "(none)");
-        const auto r = run_evoscope({"model", "score",
+        const auto r = run_evoscope({"model",
+                                     "score",
                                      "-m",
                                      init.string(),
                                      "-f",
@@ -145,7 +148,8 @@ TEST_CASE("context: model train records window + 1 as the trained context in eve
                                      "-r",
                                      kContig + ":1-100",
                                      "-t",
-                                     "1", "-v"});
+                                     "1",
+                                     "-v"});
         REQUIRE(r.exit_code == 0);
         CHECK(r.err.find("trained context 1024 tokens (config max_seqlen)") != std::string::npos);
     }
@@ -159,7 +163,8 @@ TEST_CASE(
     const auto lambda = data_path("genomes/lambda.fa").string();
 
     {  // embed: window of 64 bases by default, no warning; -w 200 warns
-        const auto r = run_evoscope({"model", "embed",
+        const auto r = run_evoscope({"model",
+                                     "embed",
                                      "-m",
                                      model.string(),
                                      "-l",
@@ -171,13 +176,15 @@ TEST_CASE(
                                      "--npy",
                                      (tmp / "a.npy").string(),
                                      "-t",
-                                     "1", "-v"});
+                                     "1",
+                                     "-v"});
         INFO(r.err);
         REQUIRE(r.exit_code == 0);
         CHECK(r.err.find("window 64 bp (from the model's 65-token trained context)") !=
               std::string::npos);
         CHECK(r.err.find("[W::") == std::string::npos);
-        const auto w = run_evoscope({"model", "embed",
+        const auto w = run_evoscope({"model",
+                                     "embed",
                                      "-m",
                                      model.string(),
                                      "-l",
@@ -209,32 +216,24 @@ TEST_CASE(
               std::string::npos);
         CHECK(err.find("in 2 windows of 200 tokens (stride 100)") != std::string::npos);
         (void)per_base(tmp, model, kContig + ":1,001-1,300", {"--no-tiling"}, &err);
-        CHECK(err.find("[W::model-score] region NC_001416.1:1001-1300 (300 tokens, scored in one pass) "
-                       "exceeds the "
-                       "65-token context model") != std::string::npos);
+        CHECK(err.find(
+                  "[W::model-score] region NC_001416.1:1001-1300 (300 tokens, scored in one pass) "
+                  "exceeds the "
+                  "65-token context model") != std::string::npos);
     }
     {  // train-sae -m: windows of 64 bases by default
-        const auto r = run_evoscope({"sae", "train",
-                                     "-m",
-                                     model.string(),
-                                     "--layer",
-                                     "blocks.1",
-                                     "-f",
-                                     lambda,
-                                     "-r",
-                                     kContig + ":1-2,000",
-                                     "--d-sae",
-                                     "16",
-                                     "-k",
-                                     "4",
-                                     "--steps",
-                                     "2",
-                                     "-b",
-                                     "64",
-                                     "-o",
-                                     (tmp / "sae").string(),
-                                     "-t",
-                                     "1", "-v"});
+        const auto r = run_evoscope({"sae",     "train",
+                                     "-m",      model.string(),
+                                     "--layer", "blocks.1",
+                                     "-f",      lambda,
+                                     "-r",      kContig + ":1-2,000",
+                                     "--d-sae", "16",
+                                     "-k",      "4",
+                                     "--steps", "2",
+                                     "-b",      "64",
+                                     "-o",      (tmp / "sae").string(),
+                                     "-t",      "1",
+                                     "-v"});
         INFO(r.err);
         CHECK(r.err.find("window 64 bp (from the model's 65-token trained context)") !=
               std::string::npos);
@@ -302,7 +301,8 @@ TEST_CASE("context: score without -r scores every contig", "[e2e][model][context
     evoscope::test::write_file(
         tmp / "two.fa", ">a\n" + seq.substr(0, 150) + "\n>b\n" + seq.substr(1000, 90) + "\n");
     const auto tsv = tmp / "lp.tsv";
-    const auto r = run_evoscope({"model", "score",
+    const auto r = run_evoscope({"model",
+                                 "score",
                                  "-m",
                                  model.string(),
                                  "-f",

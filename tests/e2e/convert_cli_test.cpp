@@ -14,8 +14,14 @@ TEST_CASE("convert: non-tensor entries are skipped and counted, the config trave
           "[e2e][convert]") {
     TempDir tmp;
     const auto out = tmp / "converted.safetensors";
-    const auto r = run_evoscope({"model", "convert", "--config", fixture_path("model/tiny-sdh.yml").string(), "--checkpoint",
-                                 fixture_path("model/extra_state.pt").string(), "-o", out.string()});
+    const auto r = run_evoscope({"model",
+                                 "convert",
+                                 "--config",
+                                 fixture_path("model/tiny-sdh.yml").string(),
+                                 "--checkpoint",
+                                 fixture_path("model/extra_state.pt").string(),
+                                 "-o",
+                                 out.string()});
     REQUIRE(r.exit_code == 0);
     CHECK(r.err.find("non-tensor entries skipped") != std::string::npos);
     const std::string bytes = read_file(out);
@@ -27,16 +33,28 @@ TEST_CASE("convert: non-tensor entries are skipped and counted, the config trave
 
     SECTION("split parts convert to the same file") {
         const auto from_parts = tmp / "parts.safetensors";
-        const auto p = run_evoscope({"model", "convert", "--config", fixture_path("model/tiny-sdh.yml").string(),
-                                     "--checkpoint", fixture_path("model/split.pt.part0").string(),
+        const auto p = run_evoscope({"model",
+                                     "convert",
+                                     "--config",
+                                     fixture_path("model/tiny-sdh.yml").string(),
+                                     "--checkpoint",
+                                     fixture_path("model/split.pt.part0").string(),
                                      fixture_path("model/split.pt.part1").string(),
-                                     fixture_path("model/split.pt.part2").string(), "-o", from_parts.string(), "-q"});
+                                     fixture_path("model/split.pt.part2").string(),
+                                     "-o",
+                                     from_parts.string(),
+                                     "-q"});
         CHECK(p.exit_code == 0);
         CHECK(fs::file_size(from_parts) > 0);
     }
     SECTION("a file that is not a checkpoint fails cleanly and leaves nothing") {
-        const auto bad = run_evoscope({"model", "convert", "--config", fixture_path("model/tiny-sdh.yml").string(),
-                                       "--checkpoint", fixture_path("model/tiny-sdh.yml").string(), "-o",
+        const auto bad = run_evoscope({"model",
+                                       "convert",
+                                       "--config",
+                                       fixture_path("model/tiny-sdh.yml").string(),
+                                       "--checkpoint",
+                                       fixture_path("model/tiny-sdh.yml").string(),
+                                       "-o",
                                        (tmp / "bad.safetensors").string()});
         CHECK(bad.exit_code == 1);
         CHECK(bad.err.rfind("[E::model-convert] ", 0) == 0);

@@ -1,27 +1,27 @@
 // `evoscope markov` end to end: TSV layout, holdout rounding, explicit sets, several FASTA files,
 // and the exit codes of input and usage errors.
-#include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "tests/support/test_support.hpp"
 
-using evoscope::test::tsv_rows;
 using evoscope::test::data_path;
 using evoscope::test::read_file;
 using evoscope::test::run_evoscope;
 using evoscope::test::TempDir;
+using evoscope::test::tsv_rows;
 using evoscope::test::write_file;
 
 namespace {
 
 const std::string kLambdaContig = "NC_001416.1";
-const std::vector<std::string> kHeader = {"order", "smoothing", "train", "eval",
-                                          "n_bases", "n_skipped", "bits_per_base"};
+const std::vector<std::string> kHeader = {
+    "order", "smoothing", "train", "eval", "n_bases", "n_skipped", "bits_per_base"};
 
 std::string lambda() {
     return data_path("genomes/lambda.fa").string();
@@ -30,8 +30,16 @@ std::string lambda() {
 }  // namespace
 
 TEST_CASE("markov: holdout TSV on lambda, both smoothings", "[e2e][markov]") {
-    const auto r = run_evoscope({"markov", "-f", lambda(), "--holdout-fraction", "0.1", "--order", "0-3",
-                                 "--smoothing", "both", "-q"});
+    const auto r = run_evoscope({"markov",
+                                 "-f",
+                                 lambda(),
+                                 "--holdout-fraction",
+                                 "0.1",
+                                 "--order",
+                                 "0-3",
+                                 "--smoothing",
+                                 "both",
+                                 "-q"});
     REQUIRE(r.exit_code == 0);
     CHECK(r.err.empty());
     const auto rows = tsv_rows(r.out);
@@ -56,9 +64,20 @@ TEST_CASE("markov: holdout TSV on lambda, both smoothings", "[e2e][markov]") {
 TEST_CASE("markov: explicit train/eval sets, strands, BED and output file", "[e2e][markov]") {
     TempDir tmp;
     SECTION("regions and eval strand") {
-        const auto r = run_evoscope({"markov", "-f", lambda(), "--train", kLambdaContig + ":1-40,000", "--eval",
-                                     kLambdaContig + ":40001-48502", "-k", "2,4", "--eval-strand", "both",
-                                     "--by", "region", "-q"});
+        const auto r = run_evoscope({"markov",
+                                     "-f",
+                                     lambda(),
+                                     "--train",
+                                     kLambdaContig + ":1-40,000",
+                                     "--eval",
+                                     kLambdaContig + ":40001-48502",
+                                     "-k",
+                                     "2,4",
+                                     "--eval-strand",
+                                     "both",
+                                     "--by",
+                                     "region",
+                                     "-q"});
         REQUIRE(r.exit_code == 0);
         const auto rows = tsv_rows(r.out);
         REQUIRE(rows.size() == 3);
@@ -68,11 +87,23 @@ TEST_CASE("markov: explicit train/eval sets, strands, BED and output file", "[e2
         CHECK(rows[1][4] == "17004");  // both strands of 8,502 bp
     }
     SECTION("BED eval set, one row per contig, output file") {
-        write_file(tmp / "eval.bed", kLambdaContig + "\t40000\t44000\n" + kLambdaContig + "\t45000\t48502\n");
+        write_file(tmp / "eval.bed",
+                   kLambdaContig + "\t40000\t44000\n" + kLambdaContig + "\t45000\t48502\n");
         const auto out = (tmp / "bpb.tsv").string();
-        const auto r = run_evoscope({"markov", "-f", lambda(), "--train", kLambdaContig + ":1-40000",
-                                     "--eval-bed", (tmp / "eval.bed").string(), "-k", "3", "--by", "contig",
-                                     "-o", out, "-q"});
+        const auto r = run_evoscope({"markov",
+                                     "-f",
+                                     lambda(),
+                                     "--train",
+                                     kLambdaContig + ":1-40000",
+                                     "--eval-bed",
+                                     (tmp / "eval.bed").string(),
+                                     "-k",
+                                     "3",
+                                     "--by",
+                                     "contig",
+                                     "-o",
+                                     out,
+                                     "-q"});
         REQUIRE(r.exit_code == 0);
         CHECK(r.out.empty());
         const auto rows = tsv_rows(read_file(out));
@@ -81,9 +112,18 @@ TEST_CASE("markov: explicit train/eval sets, strands, BED and output file", "[e2
         CHECK(rows[1][4] == "7502");
     }
     SECTION("N bases are skipped and counted") {
-        write_file(tmp / "n.fa", ">a\nACGTTGCAACGGTACCATGGACGTACGTTTGACCA\n>b\nACGTNNNNRYACGGTAC\n");
-        const auto r = run_evoscope({"markov", "-f", (tmp / "n.fa").string(), "--train", "a", "--eval", "b",
-                                     "-k", "1", "-q"});
+        write_file(tmp / "n.fa",
+                   ">a\nACGTTGCAACGGTACCATGGACGTACGTTTGACCA\n>b\nACGTNNNNRYACGGTAC\n");
+        const auto r = run_evoscope({"markov",
+                                     "-f",
+                                     (tmp / "n.fa").string(),
+                                     "--train",
+                                     "a",
+                                     "--eval",
+                                     "b",
+                                     "-k",
+                                     "1",
+                                     "-q"});
         REQUIRE(r.exit_code == 0);
         const auto rows = tsv_rows(r.out);
         REQUIRE(rows.size() == 2);
@@ -94,8 +134,16 @@ TEST_CASE("markov: explicit train/eval sets, strands, BED and output file", "[e2
 
 TEST_CASE("markov: several FASTA files, pooled and per FASTA", "[e2e][markov]") {
     const auto chloroplast = data_path("genomes/athaliana_chloroplast.fa").string();
-    const auto pooled = run_evoscope({"markov", "-f", lambda(), "-f", chloroplast, "--holdout-fraction", "0.1",
-                                      "-k", "0-2", "-q"});
+    const auto pooled = run_evoscope({"markov",
+                                      "-f",
+                                      lambda(),
+                                      "-f",
+                                      chloroplast,
+                                      "--holdout-fraction",
+                                      "0.1",
+                                      "-k",
+                                      "0-2",
+                                      "-q"});
     REQUIRE(pooled.exit_code == 0);
     const auto rows = tsv_rows(pooled.out);
     REQUIRE(rows.size() == 1 + 3 * 3);  // per order: lambda.fa, athaliana_chloroplast.fa, all
@@ -104,8 +152,17 @@ TEST_CASE("markov: several FASTA files, pooled and per FASTA", "[e2e][markov]") 
     CHECK(rows[3][3] == "all");
     CHECK(std::stol(rows[3][4]) == std::stol(rows[1][4]) + std::stol(rows[2][4]));
 
-    const auto separate = run_evoscope({"markov", "-f", lambda(), "-f", chloroplast, "--holdout-fraction", "0.1",
-                                        "-k", "2", "--per-fasta", "-q"});
+    const auto separate = run_evoscope({"markov",
+                                        "-f",
+                                        lambda(),
+                                        "-f",
+                                        chloroplast,
+                                        "--holdout-fraction",
+                                        "0.1",
+                                        "-k",
+                                        "2",
+                                        "--per-fasta",
+                                        "-q"});
     REQUIRE(separate.exit_code == 0);
     const auto srows = tsv_rows(separate.out);
     REQUIRE(srows.size() == 3);
@@ -120,8 +177,15 @@ TEST_CASE("markov: several FASTA files, pooled and per FASTA", "[e2e][markov]") 
 TEST_CASE("markov: input errors exit 1 with a clear message", "[e2e][markov]") {
     TempDir tmp;
     SECTION("eval overlapping train is an error unless --allow-overlap") {
-        const std::vector<std::string> args = {"markov", "-f", lambda(), "--train", kLambdaContig + ":1-40000",
-                                               "--eval", kLambdaContig + ":39001-48502", "-k", "1"};
+        const std::vector<std::string> args = {"markov",
+                                               "-f",
+                                               lambda(),
+                                               "--train",
+                                               kLambdaContig + ":1-40000",
+                                               "--eval",
+                                               kLambdaContig + ":39001-48502",
+                                               "-k",
+                                               "1"};
         const auto r = run_evoscope(args);
         CHECK(r.exit_code == 1);
         CHECK(r.out.empty());
@@ -135,13 +199,21 @@ TEST_CASE("markov: input errors exit 1 with a clear message", "[e2e][markov]") {
     }
     SECTION("empty training set") {
         write_file(tmp / "n.fa", ">n\nNNNNNNNNNN\n>a\nACGTACGTAC\n");
-        const auto r = run_evoscope({"markov", "-f", (tmp / "n.fa").string(), "--train", "n", "--eval", "a"});
+        const auto r =
+            run_evoscope({"markov", "-f", (tmp / "n.fa").string(), "--train", "n", "--eval", "a"});
         CHECK(r.exit_code == 1);
         CHECK(r.err.find("empty training set") != std::string::npos);
     }
     SECTION("holdout region outside the genome") {
-        const auto r = run_evoscope({"markov", "-f", lambda(), "--holdout-fraction", "0.1", "-r",
-                                     kLambdaContig + ":1-60000", "-k", "1"});
+        const auto r = run_evoscope({"markov",
+                                     "-f",
+                                     lambda(),
+                                     "--holdout-fraction",
+                                     "0.1",
+                                     "-r",
+                                     kLambdaContig + ":1-60000",
+                                     "-k",
+                                     "1"});
         CHECK(r.exit_code == 1);
         CHECK(r.err.find("60000") != std::string::npos);
     }
@@ -150,10 +222,13 @@ TEST_CASE("markov: input errors exit 1 with a clear message", "[e2e][markov]") {
 TEST_CASE("markov: usage errors exit 2", "[e2e][markov]") {
     // Each case: arguments and a piece of the expected message.
     const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-        {{"markov", "-f", lambda(), "--holdout-fraction", "0.1", "--order", "0,13"}, "order 13 is outside 0..12"},
-        {{"markov", "-f", lambda(), "--holdout-fraction", "0.1", "--smoothing", "witten-bell"}, "witten-bell"},
+        {{"markov", "-f", lambda(), "--holdout-fraction", "0.1", "--order", "0,13"},
+         "order 13 is outside 0..12"},
+        {{"markov", "-f", lambda(), "--holdout-fraction", "0.1", "--smoothing", "witten-bell"},
+         "witten-bell"},
         {{"markov", "-f", lambda()}, "--holdout-fraction"},
-        {{"markov", "-f", lambda(), "--holdout-fraction", "0.1", "--train", kLambdaContig}, "cannot be combined"},
+        {{"markov", "-f", lambda(), "--holdout-fraction", "0.1", "--train", kLambdaContig},
+         "cannot be combined"},
         {{"markov", "--holdout-fraction", "0.1"}, "--fasta"},
     };
     for (const auto& [args, message] : cases) {

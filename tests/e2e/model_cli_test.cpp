@@ -1,20 +1,21 @@
-// `evoscope model init`, `score` and `embed` end to end on a tiny random model with every block type.
-#include <catch2/catch.hpp>
-
+// `evoscope model init`, `score` and `embed` end to end on a tiny random model with every block
+// type.
 #include <cmath>
 #include <sstream>
+
+#include <catch2/catch.hpp>
 
 #include "formats/npy.hpp"
 #include "store/activation_store.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace fs = std::filesystem;
-using evoscope::test::tsv_rows;
 using evoscope::test::data_path;
 using evoscope::test::fixture_path;
 using evoscope::test::read_file;
 using evoscope::test::run_evoscope;
 using evoscope::test::TempDir;
+using evoscope::test::tsv_rows;
 
 namespace {
 
@@ -22,8 +23,15 @@ const std::string kContig = "NC_001416.1";  // phage lambda
 
 fs::path make_model(const TempDir& tmp, const std::string& seed = "7") {
     const auto path = tmp / ("tiny-" + seed + ".safetensors");
-    const auto r = run_evoscope({"model", "init", "--config", fixture_path("model/tiny-sdh.yml").string(), "--seed",
-                                 seed, "-o", path.string(), "-q"});
+    const auto r = run_evoscope({"model",
+                                 "init",
+                                 "--config",
+                                 fixture_path("model/tiny-sdh.yml").string(),
+                                 "--seed",
+                                 seed,
+                                 "-o",
+                                 path.string(),
+                                 "-q"});
     REQUIRE(r.exit_code == 0);
     return path;
 }
@@ -33,20 +41,37 @@ fs::path make_model(const TempDir& tmp, const std::string& seed = "7") {
 TEST_CASE("model init: deterministic in the seed, refuses to overwrite", "[e2e][model]") {
     TempDir tmp;
     const auto a = make_model(tmp, "7");
-    const auto again = run_evoscope({"model", "init", "--config", fixture_path("model/tiny-sdh.yml").string(),
-                                     "--seed", "7", "-o", a.string()});
+    const auto again = run_evoscope({"model",
+                                     "init",
+                                     "--config",
+                                     fixture_path("model/tiny-sdh.yml").string(),
+                                     "--seed",
+                                     "7",
+                                     "-o",
+                                     a.string()});
     CHECK(again.exit_code == 1);
     CHECK(again.err.find("--force") != std::string::npos);
     const auto b = tmp / "b.safetensors";
-    REQUIRE(run_evoscope({"model", "init", "--config", fixture_path("model/tiny-sdh.yml").string(), "--seed", "7",
-                          "-o", b.string(), "-q"})
+    REQUIRE(run_evoscope({"model",
+                          "init",
+                          "--config",
+                          fixture_path("model/tiny-sdh.yml").string(),
+                          "--seed",
+                          "7",
+                          "-o",
+                          b.string(),
+                          "-q"})
                 .exit_code == 0);
     CHECK(read_file(a) == read_file(b));
     const auto c = make_model(tmp, "8");
     CHECK(read_file(a) != read_file(c));
     SECTION("a config with a missing field names it") {
         evoscope::test::write_file(tmp / "bad.yml", "vocab_size: 512\nhidden_size: 32\n");
-        const auto r = run_evoscope({"model", "init", "--config", (tmp / "bad.yml").string(), "-o",
+        const auto r = run_evoscope({"model",
+                                     "init",
+                                     "--config",
+                                     (tmp / "bad.yml").string(),
+                                     "-o",
                                      (tmp / "x.safetensors").string()});
         CHECK(r.exit_code == 1);
         CHECK(r.err.rfind("[E::model-init] ", 0) == 0);
@@ -55,13 +80,24 @@ TEST_CASE("model init: deterministic in the seed, refuses to overwrite", "[e2e][
     }
 }
 
-TEST_CASE("score: per-base log-probabilities agree with the logits and the summary", "[e2e][model]") {
+TEST_CASE("score: per-base log-probabilities agree with the logits and the summary",
+          "[e2e][model]") {
     TempDir tmp;
     const auto model = make_model(tmp);
     const auto tsv = tmp / "lp.tsv";
     const auto npy = tmp / "logits.npy";
-    const auto r = run_evoscope({"model", "score", "-m", model.string(), "-f", data_path("genomes/lambda.fa").string(), "-r",
-                                 kContig + ":1,001-1,300", "--per-base", tsv.string(), "--logits", npy.string()});
+    const auto r = run_evoscope({"model",
+                                 "score",
+                                 "-m",
+                                 model.string(),
+                                 "-f",
+                                 data_path("genomes/lambda.fa").string(),
+                                 "-r",
+                                 kContig + ":1,001-1,300",
+                                 "--per-base",
+                                 tsv.string(),
+                                 "--logits",
+                                 npy.string()});
     REQUIRE(r.exit_code == 0);
     const auto rows = tsv_rows(read_file(tsv));
     REQUIRE(rows.size() == 301);
@@ -76,9 +112,11 @@ TEST_CASE("score: per-base log-probabilities agree with the logits and the summa
         // Independent log-softmax of row t-1 at the column of base t.
         const float* row = logits.data() + (t - 1) * 512;
         double max = row[0];
-        for (int v = 1; v < 512; ++v) max = std::max(max, static_cast<double>(row[v]));
+        for (int v = 1; v < 512; ++v)
+            max = std::max(max, static_cast<double>(row[v]));
         double sum = 0;
-        for (int v = 0; v < 512; ++v) sum += std::exp(row[v] - max);
+        for (int v = 0; v < 512; ++v)
+            sum += std::exp(row[v] - max);
         const auto base = static_cast<unsigned char>(rows[t + 1][2][0]);
         const double expected = row[base] - max - std::log(sum);
         CHECK(std::stod(rows[t + 1][3]) == Approx(expected).margin(2e-6));
@@ -90,8 +128,17 @@ TEST_CASE("score: per-base log-probabilities agree with the logits and the summa
     want << std::fixed << mean << " nats";
     CHECK(r.err.find("299 bases scored: mean loss " + want.str()) != std::string::npos);
     SECTION("--logits with several regions is a usage error") {
-        const auto bad = run_evoscope({"model", "score", "-m", model.string(), "-f", data_path("genomes/lambda.fa").string(),
-                                       "-r", kContig + ":1-100", "-r", kContig + ":200-300", "--logits",
+        const auto bad = run_evoscope({"model",
+                                       "score",
+                                       "-m",
+                                       model.string(),
+                                       "-f",
+                                       data_path("genomes/lambda.fa").string(),
+                                       "-r",
+                                       kContig + ":1-100",
+                                       "-r",
+                                       kContig + ":200-300",
+                                       "--logits",
                                        (tmp / "l2.npy").string()});
         CHECK(bad.exit_code == 2);
         CHECK_FALSE(fs::exists(tmp / "l2.npy"));
@@ -104,9 +151,17 @@ TEST_CASE("embed: stitched stores hold each position once, from the window with 
     const auto model = make_model(tmp);
     const auto fasta = data_path("genomes/lambda.fa").string();
     const auto out = tmp / "acts";
-    const auto r = run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":1-1000", "-w", "200",
-                                 "-s", "100", "--strand", "both", "--layer", "blocks.3", "--layer", "blocks.1.mlp.l3",
-                                 "-o", out.string(), "-q"});
+    const auto r = run_evoscope({"model",    "embed",
+                                 "-m",       model.string(),
+                                 "-f",       fasta,
+                                 "-r",       kContig + ":1-1000",
+                                 "-w",       "200",
+                                 "-s",       "100",
+                                 "--strand", "both",
+                                 "--layer",  "blocks.3",
+                                 "--layer",  "blocks.1.mlp.l3",
+                                 "-o",       out.string(),
+                                 "-q"});
     REQUIRE(r.exit_code == 0);
     const evoscope::sae::ActivationStore store(out / "blocks.3");
     CHECK(store.d_model() == 32);
@@ -118,8 +173,21 @@ TEST_CASE("embed: stitched stores hold each position once, from the window with 
 
     // '+': positions 300..399 belong to the window [200, 400); embed that window alone.
     const auto window_npy = tmp / "w.npy";
-    REQUIRE(run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":201-400", "-w", "200",
-                          "--layer", "blocks.3", "--npy", window_npy.string(), "-q"})
+    REQUIRE(run_evoscope({"model",
+                          "embed",
+                          "-m",
+                          model.string(),
+                          "-f",
+                          fasta,
+                          "-r",
+                          kContig + ":201-400",
+                          "-w",
+                          "200",
+                          "--layer",
+                          "blocks.3",
+                          "--npy",
+                          window_npy.string(),
+                          "-q"})
                 .exit_code == 0);
     evoscope::NpyInfo info;
     const auto alone = evoscope::read_npy_float32(window_npy, &info);
@@ -131,13 +199,29 @@ TEST_CASE("embed: stitched stores hold each position once, from the window with 
     // The first half of that window (positions 200..299) came from the earlier window instead.
     const auto earlier = store.read_region(kContig, 200, 300, '+');
     double diff = 0;
-    for (std::size_t i = 0; i < earlier.size(); ++i) diff += std::abs(earlier[i] - alone[i]);
+    for (std::size_t i = 0; i < earlier.size(); ++i)
+        diff += std::abs(earlier[i] - alone[i]);
     CHECK(diff > 1e-3);
 
     // '-': positions 300..399 belong to the window [300, 500) read as reverse complement.
     const auto minus_dir = tmp / "minus";
-    REQUIRE(run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":301-500", "-w", "200",
-                          "--strand", "-", "--layer", "blocks.3", "-o", minus_dir.string(), "-q"})
+    REQUIRE(run_evoscope({"model",
+                          "embed",
+                          "-m",
+                          model.string(),
+                          "-f",
+                          fasta,
+                          "-r",
+                          kContig + ":301-500",
+                          "-w",
+                          "200",
+                          "--strand",
+                          "-",
+                          "--layer",
+                          "blocks.3",
+                          "-o",
+                          minus_dir.string(),
+                          "-q"})
                 .exit_code == 0);
     const evoscope::sae::ActivationStore minus_alone(minus_dir / "blocks.3");
     const auto want = minus_alone.read_region(kContig, 300, 400, '-');
@@ -151,15 +235,38 @@ TEST_CASE("embed: bad sites and option combinations are refused before writing",
     TempDir tmp;
     const auto model = make_model(tmp);
     const auto fasta = data_path("genomes/lambda.fa").string();
-    const auto bad_site = run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":1-500",
-                                        "--layer", "blocks.99", "-o", (tmp / "o").string()});
+    const auto bad_site = run_evoscope({"model",
+                                        "embed",
+                                        "-m",
+                                        model.string(),
+                                        "-f",
+                                        fasta,
+                                        "-r",
+                                        kContig + ":1-500",
+                                        "--layer",
+                                        "blocks.99",
+                                        "-o",
+                                        (tmp / "o").string()});
     CHECK(bad_site.exit_code == 1);
     CHECK(bad_site.err.find("blocks.99") != std::string::npos);
     CHECK_FALSE(fs::exists(tmp / "o"));
-    const auto both = run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "--layer", "blocks.1"});
+    const auto both =
+        run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "--layer", "blocks.1"});
     CHECK(both.exit_code == 2);
-    const auto cuda = run_evoscope({"model", "embed", "-m", model.string(), "-f", fasta, "-r", kContig + ":1-500", "--layer",
-                                    "blocks.1", "--device", "cuda", "-o", (tmp / "c").string()});
+    const auto cuda = run_evoscope({"model",
+                                    "embed",
+                                    "-m",
+                                    model.string(),
+                                    "-f",
+                                    fasta,
+                                    "-r",
+                                    kContig + ":1-500",
+                                    "--layer",
+                                    "blocks.1",
+                                    "--device",
+                                    "cuda",
+                                    "-o",
+                                    (tmp / "c").string()});
     CHECK(cuda.exit_code == 1);
     CHECK(cuda.err.find("CUDA") != std::string::npos);
 }

@@ -1,13 +1,13 @@
 // The SAE commands end to end on a tiny random model over phage lambda: embed -> train-sae
 // (resumed run bit-identical) -> eval-sae (metrics, density, loss recovered) -> encode (from the
 // store, from the model with --drop-first, .npy -> .npz), and bad inputs.
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <span>
+
+#include <catch2/catch.hpp>
 
 #include "formats/npy.hpp"
 #include "store/feature_store.hpp"
@@ -32,27 +32,44 @@ struct Fixture {
     TempDir tmp;
     fs::path model = tmp / "tiny.safetensors";
     fs::path acts = tmp / "acts" / "blocks.2";
+
     Fixture() {
-        auto r = run_evoscope({"model", "init", "--config", fixture_path("model/tiny-sdh.yml").string(), "--seed", "1",
-                               "-o", model.string()});
+        auto r = run_evoscope({"model",
+                               "init",
+                               "--config",
+                               fixture_path("model/tiny-sdh.yml").string(),
+                               "--seed",
+                               "1",
+                               "-o",
+                               model.string()});
         REQUIRE(r.exit_code == 0);
-        r = run_evoscope({"model", "embed", "-m", model.string(), "-l", "blocks.2", "-f", data_path("genomes/lambda.fa").string(),
-                          "-r", kLambda + ":1-12,000", "-w", "1024", "-s", "512", "--strand", "both", "-t", "1", "-o",
-                          (tmp / "acts").string()});
+        r = run_evoscope({"model",    "embed",
+                          "-m",       model.string(),
+                          "-l",       "blocks.2",
+                          "-f",       data_path("genomes/lambda.fa").string(),
+                          "-r",       kLambda + ":1-12,000",
+                          "-w",       "1024",
+                          "-s",       "512",
+                          "--strand", "both",
+                          "-t",       "1",
+                          "-o",       (tmp / "acts").string()});
         INFO(r.err);
         REQUIRE(r.exit_code == 0);
     }
+
     std::vector<std::string> train(const fs::path& out) const {
-        return {"sae", "train", "--acts", acts.string(), "--arch", "batchtopk", "--expansion", "4", "--k", "6",
-                "--steps", "60", "-b", "256", "--normalize", "mean+norm", "--eval-every", "20", "-t", "1",
-                "--seed", "2", "-o", out.string()};
+        return {"sae",         "train", "--acts",      acts.string(), "--arch",       "batchtopk",
+                "--expansion", "4",     "--k",         "6",           "--steps",      "60",
+                "-b",          "256",   "--normalize", "mean+norm",   "--eval-every", "20",
+                "-t",          "1",     "--seed",      "2",           "-o",           out.string()};
     }
 };
 
 std::map<std::string, double> metrics(const fs::path& file) {
     std::map<std::string, double> m;
     for (const auto& row : tsv_rows(read_file(file))) {
-        if (row.size() == 2 && row[0] != "metric") m[row[0]] = std::stod(row[1]);
+        if (row.size() == 2 && row[0] != "metric")
+            m[row[0]] = std::stod(row[1]);
     }
     return m;
 }
@@ -66,7 +83,10 @@ TEST_CASE("train-sae: SAELens output, curves, and a resumed run identical to an 
     auto r = run_evoscope(f.train(full));
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
-    for (const auto* file : {"sae_weights.safetensors", "cfg.json", "train_log.tsv", "curves.svg",
+    for (const auto* file : {"sae_weights.safetensors",
+                             "cfg.json",
+                             "train_log.tsv",
+                             "curves.svg",
                              "checkpoints/step-60/state.json"}) {
         CHECK(fs::exists(full / file));
     }
@@ -89,11 +109,20 @@ TEST_CASE("train-sae: SAELens output, curves, and a resumed run identical to an 
     r = run_evoscope({"sae", "train", "--resume", part.string(), "-t", "1"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(read_file(part / "sae_weights.safetensors") == read_file(full / "sae_weights.safetensors"));
+    CHECK(read_file(part / "sae_weights.safetensors") ==
+          read_file(full / "sae_weights.safetensors"));
     CHECK(read_file(part / "train_log.tsv") == read_file(full / "train_log.tsv"));
 
     // eval-sae on held-out rows, and loss recovered through the model.
-    r = run_evoscope({"sae", "eval", "--sae", full.string(), "--acts", f.acts.string(), "--rows", "20000:", "-o",
+    r = run_evoscope({"sae",
+                      "eval",
+                      "--sae",
+                      full.string(),
+                      "--acts",
+                      f.acts.string(),
+                      "--rows",
+                      "20000:",
+                      "-o",
                       (f.tmp / "eval").string()});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
@@ -103,9 +132,23 @@ TEST_CASE("train-sae: SAELens output, curves, and a resumed run identical to an 
     CHECK(m.at("l0") > 1.0);
     CHECK(m.at("l0") < 20.0);
     CHECK(read_file(f.tmp / "eval" / "feature_density.svg").find("<rect") != std::string::npos);
-    r = run_evoscope({"sae", "eval", "--sae", full.string(), "-m", f.model.string(), "-l", "blocks.2", "-f",
-                      data_path("genomes/lambda.fa").string(), "-r", kLambda + ":20,001-22,048", "-w", "1024",
-                      "--loss-recovered", "-o", (f.tmp / "eval2").string()});
+    r = run_evoscope({"sae",
+                      "eval",
+                      "--sae",
+                      full.string(),
+                      "-m",
+                      f.model.string(),
+                      "-l",
+                      "blocks.2",
+                      "-f",
+                      data_path("genomes/lambda.fa").string(),
+                      "-r",
+                      kLambda + ":20,001-22,048",
+                      "-w",
+                      "1024",
+                      "--loss-recovered",
+                      "-o",
+                      (f.tmp / "eval2").string()});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     m = metrics(f.tmp / "eval2" / "metrics.tsv");
@@ -132,7 +175,8 @@ StoreDiff compare_stores(const fs::path& a_dir, const fs::path& b_dir) {
     for (std::size_t c = 0; c < a.chunks().size(); ++c) {
         const auto& ca = a.chunks()[c];
         const auto& cb = b.chunks()[c];
-        REQUIRE((ca.contig == cb.contig && ca.strand == cb.strand && ca.begin == cb.begin && ca.end == cb.end));
+        REQUIRE((ca.contig == cb.contig && ca.strand == cb.strand && ca.begin == cb.begin &&
+                 ca.end == cb.end));
         const auto ra = a.read_chunk(c);
         const auto rb = b.read_chunk(c);
         for (std::int64_t i = 0; i < ra.n_positions(); ++i) {
@@ -153,8 +197,9 @@ StoreDiff compare_stores(const fs::path& a_dir, const fs::path& b_dir) {
                     same_set = false;
                     continue;
                 }
-                const double rel = std::abs(static_cast<double>(value) - static_cast<double>(it->second)) /
-                                   std::max(1.0, std::abs(static_cast<double>(value)));
+                const double rel =
+                    std::abs(static_cast<double>(value) - static_cast<double>(it->second)) /
+                    std::max(1.0, std::abs(static_cast<double>(value)));
                 d.max_rel_value_diff = std::max(d.max_rel_value_diff, rel);
             }
             d.n_set_mismatch += same_set ? 0 : 1;
@@ -165,14 +210,38 @@ StoreDiff compare_stores(const fs::path& a_dir, const fs::path& b_dir) {
 
 }  // namespace
 
-TEST_CASE("encode: feature stores from a store and from the model, and .npz for .npy input", "[e2e][sae]") {
+TEST_CASE("encode: feature stores from a store and from the model, and .npz for .npy input",
+          "[e2e][sae]") {
     Fixture f;
     const auto sae = f.tmp / "sae";
-    auto r = run_evoscope({"sae", "train", "--acts", f.acts.string(), "--arch", "topk", "--expansion", "4", "--k", "5",
-                           "--steps", "30", "-b", "256", "-t", "1", "-o", sae.string()});
+    auto r = run_evoscope({"sae",
+                           "train",
+                           "--acts",
+                           f.acts.string(),
+                           "--arch",
+                           "topk",
+                           "--expansion",
+                           "4",
+                           "--k",
+                           "5",
+                           "--steps",
+                           "30",
+                           "-b",
+                           "256",
+                           "-t",
+                           "1",
+                           "-o",
+                           sae.string()});
     REQUIRE(r.exit_code == 0);
 
-    r = run_evoscope({"sae", "encode", "--sae", sae.string(), "--acts", f.acts.string(), "-o", (f.tmp / "f1").string()});
+    r = run_evoscope({"sae",
+                      "encode",
+                      "--sae",
+                      sae.string(),
+                      "--acts",
+                      f.acts.string(),
+                      "-o",
+                      (f.tmp / "f1").string()});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     const auto manifest = read_file(f.tmp / "f1" / "manifest.json");
@@ -185,9 +254,16 @@ TEST_CASE("encode: feature stores from a store and from the model, and .npz for 
     // of positions (a near-tie for the k-th feature can flip), values equal to 1e-4. Where the
     // BLAS rounds alike, the bytes are identical. --drop-first 8 leaves the region's first 8 bases
     // uncovered on '+' and its last 8 on '-'.
-    r = run_evoscope({"sae", "encode", "--sae", sae.string(), "-m", f.model.string(), "-l", "blocks.2", "-f",
-                      data_path("genomes/lambda.fa").string(), "-r", kLambda + ":1-12,000", "-w", "1024", "-s", "512",
-                      "--strand", "both", "-o", (f.tmp / "f2").string()});
+    r = run_evoscope({"sae",      "encode",
+                      "--sae",    sae.string(),
+                      "-m",       f.model.string(),
+                      "-l",       "blocks.2",
+                      "-f",       data_path("genomes/lambda.fa").string(),
+                      "-r",       kLambda + ":1-12,000",
+                      "-w",       "1024",
+                      "-s",       "512",
+                      "--strand", "both",
+                      "-o",       (f.tmp / "f2").string()});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     const StoreDiff diff = compare_stores(f.tmp / "f1", f.tmp / "f2");
@@ -196,25 +272,52 @@ TEST_CASE("encode: feature stores from a store and from the model, and .npz for 
     CHECK(diff.n_positions == 24000);
     CHECK(diff.n_set_mismatch <= diff.n_positions / 1000);
     CHECK(diff.max_rel_value_diff <= 1e-4);
-    r = run_evoscope({"sae", "encode", "--sae", sae.string(), "-m", f.model.string(), "-l", "blocks.2", "-f",
-                      data_path("genomes/lambda.fa").string(), "-r", kLambda + ":1-12,000", "-w", "1024", "-s", "512",
-                      "--strand", "both", "--drop-first", "8", "-o", (f.tmp / "f3").string()});
+    r = run_evoscope({"sae",          "encode",
+                      "--sae",        sae.string(),
+                      "-m",           f.model.string(),
+                      "-l",           "blocks.2",
+                      "-f",           data_path("genomes/lambda.fa").string(),
+                      "-r",           kLambda + ":1-12,000",
+                      "-w",           "1024",
+                      "-s",           "512",
+                      "--strand",     "both",
+                      "--drop-first", "8",
+                      "-o",           (f.tmp / "f3").string()});
     REQUIRE(r.exit_code == 0);
-    CHECK(read_file(f.tmp / "f3" / "manifest.json").find("\"n_positions\": 23984") != std::string::npos);
+    CHECK(read_file(f.tmp / "f3" / "manifest.json").find("\"n_positions\": 23984") !=
+          std::string::npos);
 
     // .npy -> .npz with indices [N, k] int32 and values [N, k] float32.
-    r = run_evoscope({"model", "embed", "-m", f.model.string(), "-l", "blocks.2", "-f", data_path("genomes/lambda.fa").string(),
-                      "-r", kLambda + ":1-500", "--npy", (f.tmp / "x.npy").string()});
+    r = run_evoscope({"model",
+                      "embed",
+                      "-m",
+                      f.model.string(),
+                      "-l",
+                      "blocks.2",
+                      "-f",
+                      data_path("genomes/lambda.fa").string(),
+                      "-r",
+                      kLambda + ":1-500",
+                      "--npy",
+                      (f.tmp / "x.npy").string()});
     REQUIRE(r.exit_code == 0);
-    r = run_evoscope({"sae", "encode", "--sae", sae.string(), "--acts", (f.tmp / "x.npy").string(), "--npz",
+    r = run_evoscope({"sae",
+                      "encode",
+                      "--sae",
+                      sae.string(),
+                      "--acts",
+                      (f.tmp / "x.npy").string(),
+                      "--npz",
                       (f.tmp / "codes.npz").string()});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     if (have_program("/usr/bin/python3")) {
-        const auto py = run_program({"/usr/bin/python3", "-c",
-                                     "import numpy as np,sys; z=np.load(sys.argv[1]); i=z['indices']; v=z['values']; "
-                                     "print(i.shape, i.dtype, v.dtype, int((v > 0).sum(1).max()))",
-                                     (f.tmp / "codes.npz").string()});
+        const auto py = run_program(
+            {"/usr/bin/python3",
+             "-c",
+             "import numpy as np,sys; z=np.load(sys.argv[1]); i=z['indices']; v=z['values']; "
+             "print(i.shape, i.dtype, v.dtype, int((v > 0).sum(1).max()))",
+             (f.tmp / "codes.npz").string()});
         if (py.exit_code == 0) {
             CHECK(py.out == "(500, 5) int32 float32 5\n");
         } else {
@@ -226,12 +329,38 @@ TEST_CASE("encode: feature stores from a store and from the model, and .npz for 
 TEST_CASE("SAE commands reject bad inputs clearly and leave nothing behind", "[e2e][sae]") {
     Fixture f;
     const auto sae = f.tmp / "sae";
-    REQUIRE(run_evoscope({"sae", "train", "--acts", f.acts.string(), "--arch", "topk", "--d-sae", "64", "--k", "4",
-                          "--steps", "5", "-b", "128", "-o", sae.string()})
+    REQUIRE(run_evoscope({"sae",
+                          "train",
+                          "--acts",
+                          f.acts.string(),
+                          "--arch",
+                          "topk",
+                          "--d-sae",
+                          "64",
+                          "--k",
+                          "4",
+                          "--steps",
+                          "5",
+                          "-b",
+                          "128",
+                          "-o",
+                          sae.string()})
                 .exit_code == 0);
     // An SAE for another width than the model's site.
-    auto r = run_evoscope({"sae", "train", "--acts", f.acts.string(), "--arch", "topk", "--d-sae", "64", "--k", "100",
-                           "--steps", "5", "-o", (f.tmp / "bad").string()});
+    auto r = run_evoscope({"sae",
+                           "train",
+                           "--acts",
+                           f.acts.string(),
+                           "--arch",
+                           "topk",
+                           "--d-sae",
+                           "64",
+                           "--k",
+                           "100",
+                           "--steps",
+                           "5",
+                           "-o",
+                           (f.tmp / "bad").string()});
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("k must be in 1..d_sae") != std::string::npos);
     CHECK_FALSE(fs::exists(f.tmp / "bad" / "sae_weights.safetensors"));
@@ -243,7 +372,13 @@ TEST_CASE("SAE commands reject bad inputs clearly and leave nothing behind", "[e
         std::memcpy(npy.data() + header_end + 4 * 32 * 7, &nan, sizeof nan);  // row 7
         std::ofstream(f.tmp / "nan.npy", std::ios::binary) << npy;
     }
-    r = run_evoscope({"sae", "encode", "--sae", sae.string(), "--acts", (f.tmp / "nan.npy").string(), "--npz",
+    r = run_evoscope({"sae",
+                      "encode",
+                      "--sae",
+                      sae.string(),
+                      "--acts",
+                      (f.tmp / "nan.npy").string(),
+                      "--npz",
                       (f.tmp / "nan.npz").string()});
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("row 7") != std::string::npos);
@@ -251,7 +386,13 @@ TEST_CASE("SAE commands reject bad inputs clearly and leave nothing behind", "[e
     // Neither input, and a missing SAE.
     r = run_evoscope({"sae", "eval", "--sae", sae.string(), "-o", (f.tmp / "e").string()});
     CHECK(r.exit_code == 2);
-    r = run_evoscope({"sae", "encode", "--sae", (f.tmp / "nope").string(), "--acts", f.acts.string(), "-o",
+    r = run_evoscope({"sae",
+                      "encode",
+                      "--sae",
+                      (f.tmp / "nope").string(),
+                      "--acts",
+                      f.acts.string(),
+                      "-o",
                       (f.tmp / "f").string()});
     CHECK(r.exit_code != 0);
     CHECK(r.err.find("nope") != std::string::npos);
@@ -263,7 +404,13 @@ TEST_CASE("SAE commands reject bad inputs clearly and leave nothing behind", "[e
         w.write_values(std::span<const float>(zeros));
         w.commit();
     }
-    r = run_evoscope({"sae", "encode", "--sae", sae.string(), "--acts", (f.tmp / "x16.npy").string(), "--npz",
+    r = run_evoscope({"sae",
+                      "encode",
+                      "--sae",
+                      sae.string(),
+                      "--acts",
+                      (f.tmp / "x16.npy").string(),
+                      "--npz",
                       (f.tmp / "x16.npz").string()});
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("d_in 32") != std::string::npos);

@@ -60,7 +60,8 @@ TEST_CASE("convert-sae: Goodfire -> SAELens -> dictionary_learning -> SAELens ke
     CHECK(cfg.find("\"apply_b_dec_to_input\": false") != std::string::npos);
     CHECK(cfg.find("\"architecture\": \"batchtopk\"") != std::string::npos);
 
-    r = run_evoscope({"sae", "convert",
+    r = run_evoscope({"sae",
+                      "convert",
                       sl.string(),
                       "--to",
                       "dictionary_learning",
@@ -101,9 +102,9 @@ TEST_CASE("convert-sae: Goodfire -> SAELens -> dictionary_learning -> SAELens ke
 
     SECTION("SAELens -> Goodfire -> SAELens is bit-exact") {
         const auto gf = tmp / "back_k_4.pt";
-        REQUIRE(
-            run_evoscope({"sae", "convert", sl.string(), "--to", "goodfire", "-o", gf.string(), "-q"})
-                .exit_code == 0);
+        REQUIRE(run_evoscope(
+                    {"sae", "convert", sl.string(), "--to", "goodfire", "-o", gf.string(), "-q"})
+                    .exit_code == 0);
         const auto sl3 = tmp / "sl3";
         REQUIRE(run_evoscope(
                     {"sae", "convert", gf.string(), "--hook", "blocks.2", "-o", sl3.string(), "-q"})
@@ -121,8 +122,8 @@ TEST_CASE("convert-sae: Goodfire -> SAELens -> dictionary_learning -> SAELens ke
         CHECK(again.exit_code == 1);
         CHECK(again.err.find("exists") != std::string::npos);
         CHECK(read_file(sl / "sae_weights.safetensors") == before);
-        again =
-            run_evoscope({"sae", "convert", goodfire, "--k", "8", "-o", sl.string(), "--force", "-q"});
+        again = run_evoscope(
+            {"sae", "convert", goodfire, "--k", "8", "-o", sl.string(), "--force", "-q"});
         CHECK(again.exit_code == 0);
         CHECK(read_file(sl / "cfg.json").find("\"k\": 8") != std::string::npos);
         CHECK(evoscope::test::list_dir(tmp.path()) == std::vector<std::string>{"dl", "sl", "sl2"});
@@ -185,7 +186,8 @@ TEST_CASE("convert-sae: --model checks d_in against the model's hidden size",
                           model.string(),
                           "-q"})
                 .exit_code == 0);
-    const auto r = run_evoscope({"sae", "convert",
+    const auto r = run_evoscope({"sae",
+                                 "convert",
                                  fixture_path("sae/dl_tiny").string(),
                                  "-m",
                                  model.string(),

@@ -1,33 +1,41 @@
 // `evoscope windows` and `evoscope variants-windows` end to end on the bundled genomes,
 // checked against an independent plain FASTA reader and, when installed, samtools.
-#include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <map>
 #include <sstream>
 
+#include <catch2/catch.hpp>
+
 #include "tests/support/test_support.hpp"
 
 namespace fs = std::filesystem;
-using evoscope::test::tsv_rows;
 using evoscope::test::data_path;
 using evoscope::test::plain_fasta;
 using evoscope::test::plain_revcomp;
 using evoscope::test::read_file;
 using evoscope::test::run_evoscope;
 using evoscope::test::TempDir;
+using evoscope::test::tsv_rows;
 using evoscope::test::write_file;
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("windows: TSV windows on both strands equal an independent reader", "[e2e][windows]") {
     const auto fasta = data_path("genomes/lambda.fa");
     const auto genome = plain_fasta(fasta);
     const auto& seq = genome.begin()->second;
-    const auto r = run_evoscope({"windows", "-f", fasta.string(), "-w", "5000", "-s", "3000", "--strand",
-                                 "both", "--format", "tsv", "-q"});
+    const auto r = run_evoscope({"windows",
+                                 "-f",
+                                 fasta.string(),
+                                 "-w",
+                                 "5000",
+                                 "-s",
+                                 "3000",
+                                 "--strand",
+                                 "both",
+                                 "--format",
+                                 "tsv",
+                                 "-q"});
     REQUIRE(r.exit_code == 0);
     const auto rows = tsv_rows(r.out);
     REQUIRE(rows.size() > 2);
@@ -55,8 +63,16 @@ TEST_CASE("windows: FASTA output matches samtools faidx on the same regions", "[
     TempDir tmp;
     const auto fasta = tmp / "ct.fa";
     fs::copy_file(data_path("genomes/ctrachomatis.fa"), fasta);
-    const auto bed = run_evoscope({"windows", "-f", fasta.string(), "-w", "8192", "-s", "4096", "-q",
-                                   "-r", "CHLTCG:100,001-200,000"});
+    const auto bed = run_evoscope({"windows",
+                                   "-f",
+                                   fasta.string(),
+                                   "-w",
+                                   "8192",
+                                   "-s",
+                                   "4096",
+                                   "-q",
+                                   "-r",
+                                   "CHLTCG:100,001-200,000"});
     REQUIRE(bed.exit_code == 0);
     std::vector<std::string> regions;
     for (const auto& row : tsv_rows(bed.out)) {
@@ -68,15 +84,26 @@ TEST_CASE("windows: FASTA output matches samtools faidx on the same regions", "[
     argv.insert(argv.end(), regions.begin(), regions.end());
     const auto sam = evoscope::test::run_program(argv);
     REQUIRE(sam.exit_code == 0);
-    const auto ours = run_evoscope({"windows", "-f", fasta.string(), "-w", "8192", "-s", "4096", "-q",
-                                    "-r", "CHLTCG:100,001-200,000", "--format", "fasta"});
+    const auto ours = run_evoscope({"windows",
+                                    "-f",
+                                    fasta.string(),
+                                    "-w",
+                                    "8192",
+                                    "-s",
+                                    "4096",
+                                    "-q",
+                                    "-r",
+                                    "CHLTCG:100,001-200,000",
+                                    "--format",
+                                    "fasta"});
     REQUIRE(ours.exit_code == 0);
     // Same sequence lines (60 per line, like samtools); headers differ only by the strand suffix.
     std::string ours_stripped;
     std::istringstream in(ours.out);
     std::string line;
     while (std::getline(in, line)) {
-        if (!line.empty() && line[0] == '>') line = line.substr(0, line.find('('));
+        if (!line.empty() && line[0] == '>')
+            line = line.substr(0, line.find('('));
         ours_stripped += line + "\n";
     }
     CHECK(ours_stripped == sam.out);
@@ -87,22 +114,26 @@ TEST_CASE("windows: -o writes atomically and failures leave nothing behind", "[e
     const auto out = tmp / "w.bed";
     const auto fasta = data_path("genomes/lambda.fa").string();
     SECTION("success writes the file and nothing on stdout") {
-        const auto r = run_evoscope({"windows", "-f", fasta, "-w", "10000", "-o", out.string(), "-q"});
+        const auto r =
+            run_evoscope({"windows", "-f", fasta, "-w", "10000", "-o", out.string(), "-q"});
         REQUIRE(r.exit_code == 0);
         CHECK(r.out.empty());
         CHECK(tsv_rows(read_file(out)).size() == 5);
         CHECK(evoscope::test::list_dir(tmp.path()) == std::vector<std::string>{"w.bed"});
         SECTION("an existing output is refused without --force") {
-            const auto again = run_evoscope({"windows", "-f", fasta, "-w", "10000", "-o", out.string()});
+            const auto again =
+                run_evoscope({"windows", "-f", fasta, "-w", "10000", "-o", out.string()});
             CHECK(again.exit_code == 1);
             CHECK(again.err.find("--force") != std::string::npos);
-            const auto forced = run_evoscope({"windows", "-f", fasta, "-w", "5000", "-o", out.string(), "--force"});
+            const auto forced =
+                run_evoscope({"windows", "-f", fasta, "-w", "5000", "-o", out.string(), "--force"});
             CHECK(forced.exit_code == 0);
             CHECK(tsv_rows(read_file(out)).size() == 10);
         }
     }
     SECTION("an unknown contig fails with closest names and writes nothing") {
-        const auto r = run_evoscope({"windows", "-f", fasta, "-r", "lambda:1-100", "-o", out.string()});
+        const auto r =
+            run_evoscope({"windows", "-f", fasta, "-r", "lambda:1-100", "-o", out.string()});
         CHECK(r.exit_code == 1);
         CHECK(r.err.rfind("[E::windows] ", 0) == 0);
         CHECK(r.err.find("closest") != std::string::npos);
@@ -110,14 +141,16 @@ TEST_CASE("windows: -o writes atomically and failures leave nothing behind", "[e
         CHECK(evoscope::test::list_dir(tmp.path()).empty());
     }
     SECTION("a missing FASTA names the file") {
-        const auto r = run_evoscope({"windows", "-f", (tmp / "missing.fa").string(), "-o", out.string()});
+        const auto r =
+            run_evoscope({"windows", "-f", (tmp / "missing.fa").string(), "-o", out.string()});
         CHECK(r.exit_code == 1);
         CHECK(r.err.find("missing.fa") != std::string::npos);
         CHECK(evoscope::test::list_dir(tmp.path()).empty());
     }
     SECTION("a plain gzip FASTA is refused with advice to use bgzip") {
         const auto gz = tmp / "g.fa.gz";
-        const auto rc = evoscope::test::run_program({"sh", "-c", "gzip -c '" + fasta + "' > '" + gz.string() + "'"});
+        const auto rc = evoscope::test::run_program(
+            {"sh", "-c", "gzip -c '" + fasta + "' > '" + gz.string() + "'"});
         REQUIRE(rc.exit_code == 0);
         const auto r = run_evoscope({"windows", "-f", gz.string(), "-o", out.string()});
         CHECK(r.exit_code == 1);
@@ -128,8 +161,15 @@ TEST_CASE("windows: -o writes atomically and failures leave nothing behind", "[e
 
 TEST_CASE("run: the demo job writes windows and a summary", "[e2e][run]") {
     TempDir tmp;
-    const auto r = run_evoscope({"run", "-f", data_path("genomes/lambda.fa").string(), "-o", (tmp / "demo").string(),
-                                 "-w", "8192", "-s", "4096"});
+    const auto r = run_evoscope({"run",
+                                 "-f",
+                                 data_path("genomes/lambda.fa").string(),
+                                 "-o",
+                                 (tmp / "demo").string(),
+                                 "-w",
+                                 "8192",
+                                 "-s",
+                                 "4096"});
     REQUIRE(r.exit_code == 0);
     CHECK(r.err.find("[I::run]") != std::string::npos);
     CHECK(r.err.find("Peak RSS") != std::string::npos);

@@ -10,7 +10,8 @@ using evoscope::test::data_path;
 using evoscope::test::TempDir;
 using evoscope::test::write_file;
 
-TEST_CASE("WindowSource: -r regions, a BED file and aliases combine in order", "[integration][windows]") {
+TEST_CASE("WindowSource: -r regions, a BED file and aliases combine in order",
+          "[integration][windows]") {
     TempDir tmp;
     write_file(tmp / "aliases.txt", "# ours  theirs\nCHLTCG ct\n");
     write_file(tmp / "regions.bed", "ct\t0\t1000\nct\t5000\t5100\n");

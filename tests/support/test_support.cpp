@@ -44,11 +44,11 @@ TempDir::~TempDir() {
     for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);
          !ec && it != std::filesystem::recursive_directory_iterator();
          it.increment(ec)) {
-        std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all,
-                                     std::filesystem::perm_options::add, ec);
+        std::filesystem::permissions(
+            it->path(), std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
     }
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::add, ec);
+    std::filesystem::permissions(
+        path_, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
     std::filesystem::remove_all(path_, ec);
 }
 
@@ -96,8 +96,10 @@ RunResult run_program(const std::vector<std::string>& argv,
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(
+        &actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(
+        &actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
     std::vector<char*> args;
     for (const auto& a : argv) {
@@ -157,10 +159,12 @@ std::map<std::string, std::string> plain_fasta_text(const std::string& text) {
     std::size_t pos = 0;
     while (pos < text.size()) {
         std::size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) nl = text.size();
+        if (nl == std::string::npos)
+            nl = text.size();
         const std::string line = text.substr(pos, nl - pos);
         pos = nl + 1;
-        if (line.empty()) continue;
+        if (line.empty())
+            continue;
         if (line[0] == '>') {
             current = &out[line.substr(1, line.find_first_of(" \t") - 1)];
         } else if (current != nullptr) {
@@ -180,19 +184,44 @@ std::string plain_revcomp(const std::string& seq) {
         const bool lower = c >= 'a' && c <= 'z';
         char u = lower ? static_cast<char>(c - 'a' + 'A') : c;
         switch (u) {
-            case 'A': u = 'T'; break;
-            case 'T': u = 'A'; break;
-            case 'C': u = 'G'; break;
-            case 'G': u = 'C'; break;
-            case 'R': u = 'Y'; break;
-            case 'Y': u = 'R'; break;
-            case 'K': u = 'M'; break;
-            case 'M': u = 'K'; break;
-            case 'B': u = 'V'; break;
-            case 'V': u = 'B'; break;
-            case 'D': u = 'H'; break;
-            case 'H': u = 'D'; break;
-            default: break;  // S, W, N map to themselves
+            case 'A':
+                u = 'T';
+                break;
+            case 'T':
+                u = 'A';
+                break;
+            case 'C':
+                u = 'G';
+                break;
+            case 'G':
+                u = 'C';
+                break;
+            case 'R':
+                u = 'Y';
+                break;
+            case 'Y':
+                u = 'R';
+                break;
+            case 'K':
+                u = 'M';
+                break;
+            case 'M':
+                u = 'K';
+                break;
+            case 'B':
+                u = 'V';
+                break;
+            case 'V':
+                u = 'B';
+                break;
+            case 'D':
+                u = 'H';
+                break;
+            case 'H':
+                u = 'D';
+                break;
+            default:
+                break;  // S, W, N map to themselves
         }
         c = lower ? static_cast<char>(u - 'A' + 'a') : u;
     }
@@ -207,7 +236,8 @@ std::vector<std::vector<std::string>> tsv_rows(const std::string& text) {
         std::vector<std::string> fields;
         std::istringstream ls(line);
         std::string field;
-        while (std::getline(ls, field, '\t')) fields.push_back(field);
+        while (std::getline(ls, field, '\t'))
+            fields.push_back(field);
         rows.push_back(fields);
     }
     return rows;

@@ -22,7 +22,9 @@ public:
     ~TempDir();
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
+
     const std::filesystem::path& path() const { return path_; }
+
     std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 
 private:

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include <filesystem>
+
+#include <catch2/catch.hpp>
 
 #include "core/check.hpp"
 #include "core/error.hpp"
@@ -15,7 +15,8 @@ using evoscope::test::list_dir;
 using evoscope::test::read_file;
 using evoscope::test::TempDir;
 
-TEST_CASE("OutputFile: a committed file appears whole, an abandoned one never appears", "[core][output]") {
+TEST_CASE("OutputFile: a committed file appears whole, an abandoned one never appears",
+          "[core][output]") {
     TempDir tmp;
     const auto path = tmp / "out.txt";
     SECTION("commit renames the temporary into place") {
@@ -58,13 +59,41 @@ TEST_CASE("EVOSCOPE_CHECK formats only on failure and picks the error type", "[c
     EVOSCOPE_CHECK(true, "never {}", count());
     (void)count;
     CHECK(formatted == 0);
-    REQUIRE_THROWS_AS([&] { EVOSCOPE_CHECK_FORMAT(false, "{}:{}: bad", "f.bed", 3); }(), FormatError);
-    REQUIRE_THROWS_WITH([&] { EVOSCOPE_CHECK_FORMAT(false, "{}:{}: bad", "f.bed", 3); }(), "f.bed:3: bad");
-    REQUIRE_THROWS_AS([&] { EVOSCOPE_CHECK_IO(false, "x"); }(), IoError);
-    REQUIRE_THROWS_AS([&] { EVOSCOPE_CHECK_MODEL(false, "x"); }(), ModelError);
-    REQUIRE_THROWS_AS([&] { EVOSCOPE_CHECK_USAGE(false, "x"); }(), UsageError);
-    REQUIRE_THROWS_AS([&] { EVOSCOPE_ASSERT(1 + 1 == 3); }(), InternalError);
-    REQUIRE_THROWS_WITH([&] { EVOSCOPE_ASSERT(1 + 1 == 3); }(), Catch::Contains("1 + 1 == 3"));
+    REQUIRE_THROWS_AS(
+        [&] {
+            EVOSCOPE_CHECK_FORMAT(false, "{}:{}: bad", "f.bed", 3);
+        }(),
+        FormatError);
+    REQUIRE_THROWS_WITH(
+        [&] {
+            EVOSCOPE_CHECK_FORMAT(false, "{}:{}: bad", "f.bed", 3);
+        }(),
+        "f.bed:3: bad");
+    REQUIRE_THROWS_AS(
+        [&] {
+            EVOSCOPE_CHECK_IO(false, "x");
+        }(),
+        IoError);
+    REQUIRE_THROWS_AS(
+        [&] {
+            EVOSCOPE_CHECK_MODEL(false, "x");
+        }(),
+        ModelError);
+    REQUIRE_THROWS_AS(
+        [&] {
+            EVOSCOPE_CHECK_USAGE(false, "x");
+        }(),
+        UsageError);
+    REQUIRE_THROWS_AS(
+        [&] {
+            EVOSCOPE_ASSERT(1 + 1 == 3);
+        }(),
+        InternalError);
+    REQUIRE_THROWS_WITH(
+        [&] {
+            EVOSCOPE_ASSERT(1 + 1 == 3);
+        }(),
+        Catch::Contains("1 + 1 == 3"));
 }
 
 TEST_CASE("strings: integers with thousands separators and clear errors", "[core][strings]") {
@@ -89,7 +118,8 @@ TEST_CASE("strings: closest names rank by edit distance", "[core][strings]") {
     CHECK(edit_distance("chr1", "1") == 3);
     CHECK(edit_distance("kitten", "sitting") == 3);
     const std::vector<std::string> names{"chr10", "chrM", "chr1", "chr2"};
-    const auto best = closest_names("Chr1", names, 2);  // chr1 is 1 edit away; the rest 2 (ties keep input order)
+    const auto best =
+        closest_names("Chr1", names, 2);  // chr1 is 1 edit away; the rest 2 (ties keep input order)
     REQUIRE(best.size() == 2);
     CHECK(best[0] == "chr1");
     CHECK(best[1] == "chr10");

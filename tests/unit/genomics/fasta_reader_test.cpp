@@ -41,11 +41,14 @@ std::vector<Record> parse_fasta_text(const std::string& text) {
     std::size_t pos = 0;
     while (pos < text.size()) {
         std::size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) nl = text.size();
+        if (nl == std::string::npos)
+            nl = text.size();
         std::string line = text.substr(pos, nl - pos);
         pos = nl + 1;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.empty()) continue;
+        if (!line.empty() && line.back() == '\r')
+            line.pop_back();
+        if (line.empty())
+            continue;
         if (line[0] == '>') {
             out.push_back({line.substr(1, line.find_first_of(" \t") - 1), {}});
         } else {
@@ -85,8 +88,8 @@ std::string expect_format_error(const fs::path& fasta, FastaOptions options = {}
 TEST_CASE("fetch matches an independent parser on the bundled genomes", "[genomics][fasta]") {
     TempDir cache;
     std::mt19937_64 rng(12345);
-    for (const char* genome : {"genomes/ctrachomatis.fa", "genomes/lambda.fa",
-                               "genomes/athaliana_chloroplast.fa"}) {
+    for (const char* genome :
+         {"genomes/ctrachomatis.fa", "genomes/lambda.fa", "genomes/athaliana_chloroplast.fa"}) {
         CAPTURE(genome);
         const auto records = parse_fasta_text(read_file(data_path(genome)));
         const FastaReader fasta(data_path(genome), cache_only(cache));
@@ -104,8 +107,9 @@ TEST_CASE("fetch matches an independent parser on the bundled genomes", "[genomi
                 const auto b = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
                 const auto len = static_cast<std::int64_t>(rng() % 5000);
                 const auto e = std::min(n, b + len);
-                REQUIRE(fasta.fetch(rec.name, b, e) ==
-                        rec.seq.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)));
+                REQUIRE(
+                    fasta.fetch(rec.name, b, e) ==
+                    rec.seq.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)));
             }
         }
     }
@@ -123,8 +127,9 @@ TEST_CASE("fetch checks contig and range", "[genomics][fasta]") {
     CHECK_THROWS_AS(fasta.fetch("ctg1", 10, 5), InputError);
     CHECK_THROWS_WITH(fasta.fetch("ctg1", 100, 121),
                       Catch::Contains("outside contig 'ctg1' (length 120)"));
-    CHECK_THROWS_WITH(fasta.fetch("ctg3", 0, 1),
-                      Catch::Contains("unknown contig 'ctg3'") && Catch::Contains("closest names: ctg1"));
+    CHECK_THROWS_WITH(
+        fasta.fetch("ctg3", 0, 1),
+        Catch::Contains("unknown contig 'ctg3'") && Catch::Contains("closest names: ctg1"));
     CHECK_FALSE(fasta.contig_length("ctg3").has_value());
     CHECK_FALSE(fasta.is_bgzf());
 }
@@ -137,14 +142,18 @@ TEST_CASE("a missing index is built beside the FASTA", "[genomics][fasta]") {
     CHECK(fs::exists(dir / "small.fa.fai"));
     CHECK(read_file(dir / "small.fa.fai").substr(0, 14) == "ctg1\t120\t44\t50");
     // No temporaries left behind.
-    CHECK(evoscope::test::list_dir(dir.path()) == std::vector<std::string>{"small.fa", "small.fa.fai"});
+    CHECK(evoscope::test::list_dir(dir.path()) ==
+          std::vector<std::string>{"small.fa", "small.fa.fai"});
 }
 
 TEST_CASE("a stale index is rebuilt", "[genomics][fasta]") {
     TempDir dir;
     const auto fa = dir / "x.fa";
     write_file(fa, ">a\nACGT\n");
-    { const FastaReader first(fa); CHECK(first.contig_length("a") == 4); }
+    {
+        const FastaReader first(fa);
+        CHECK(first.contig_length("a") == 4);
+    }
     write_file(fa, ">a\nACGTACGTAA\n>b\nCC\n");
     fs::last_write_time(dir / "x.fa.fai", fs::last_write_time(fa) - std::chrono::seconds(10));
     const FastaReader second(fa);
@@ -226,12 +235,14 @@ TEST_CASE("the index goes to the cache directory when asked or when the folder i
 
     SECTION("chmod a-w folder (only meaningful when not root)") {
         if (::geteuid() == 0) {
-            WARN("running as root: chmod'ed folders stay writable, the /proc/self/fd section "
-                 "covers the read-only fallback instead");
+            WARN(
+                "running as root: chmod'ed folders stay writable, the /proc/self/fd section "
+                "covers the read-only fallback instead");
         } else {
-            fs::permissions(dir / "b", fs::perms::owner_write | fs::perms::group_write |
-                                           fs::perms::others_write,
-                            fs::perm_options::remove);
+            fs::permissions(
+                dir / "b",
+                fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+                fs::perm_options::remove);
             FastaOptions options;
             options.index_cache_dir = cache.path();
             const FastaReader fasta(dir / "b" / "small.fa", options);
@@ -286,8 +297,9 @@ TEST_CASE("irregular line lengths are refused with the line number", "[genomics]
     SECTION("a line longer than the first") {
         write_file(dir / "x.fa", ">a\nACGT\nACGT\nAC\n>b desc\nACGT\nACGTA\nAC\n");
         const std::string msg = expect_format_error(dir / "x.fa");
-        CHECK_THAT(msg, Catch::Contains((dir / "x.fa").string() + ":7:") &&
-                            Catch::Contains("sequence 'b'") && Catch::Contains("line 7 has 5 bases"));
+        CHECK_THAT(msg,
+                   Catch::Contains((dir / "x.fa").string() + ":7:") &&
+                       Catch::Contains("sequence 'b'") && Catch::Contains("line 7 has 5 bases"));
     }
     SECTION("a short line that is not the last of its record") {
         write_file(dir / "x.fa", ">a\nACGT\nAC\nACGT\n");
@@ -300,20 +312,25 @@ TEST_CASE("irregular line lengths are refused with the line number", "[genomics]
     }
     SECTION("bgzip-compressed, found through BGZF") {
         std::string text = ">a\n";
-        for (int i = 0; i < 3000; ++i) text += "ACGTACGTAC\n";  // lines 2..3001
-        text += "ACGTACGTACG\n";                                // line 3002: too long
+        for (int i = 0; i < 3000; ++i)
+            text += "ACGTACGTAC\n";  // lines 2..3001
+        text += "ACGTACGTACG\n";     // line 3002: too long
         write_bgzf(dir / "x.fa.gz", text);
         CHECK_THAT(expect_format_error(dir / "x.fa.gz"), Catch::Contains(":3002:"));
     }
     CHECK(evoscope::test::list_dir(dir.path()).size() == 1);  // nothing half-written
 }
 
-TEST_CASE("two records with the same name are refused, naming both header lines", "[genomics][fasta]") {
+TEST_CASE("two records with the same name are refused, naming both header lines",
+          "[genomics][fasta]") {
     TempDir dir;
     write_file(dir / "dup.fa", ">a first copy\nACGT\n>b\nGGGG\n>a second copy\nTTTT\n");
     const std::string msg = expect_format_error(dir / "dup.fa");
-    CHECK_THAT(msg, Catch::Contains((dir / "dup.fa").string() + ":5:") && Catch::Contains("'a' is used twice") &&
-                        Catch::Contains("line 1 '>a first copy'") && Catch::Contains("line 5 '>a second copy'"));
+    CHECK_THAT(msg,
+               Catch::Contains((dir / "dup.fa").string() + ":5:") &&
+                   Catch::Contains("'a' is used twice") &&
+                   Catch::Contains("line 1 '>a first copy'") &&
+                   Catch::Contains("line 5 '>a second copy'"));
     CHECK(evoscope::test::list_dir(dir.path()).size() == 1);  // no index kept
 }
 

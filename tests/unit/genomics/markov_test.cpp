@@ -54,7 +54,8 @@ std::vector<std::string> all_kmers(std::size_t len) {
 const std::string& lambda_genome() {
     static const std::string seq = [] {
         const FastaReader fasta(evoscope::test::data_path("genomes/lambda.fa"));
-        std::string s = fasta.fetch(fasta.contigs().front().name, 0, fasta.contigs().front().length);
+        std::string s =
+            fasta.fetch(fasta.contigs().front().name, 0, fasta.contigs().front().length);
         for (auto& c : s) {
             c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         }
@@ -72,16 +73,19 @@ struct ReferenceKn {
     ReferenceKn(int k, const std::vector<std::string>& segments) : max_order(k) {
         for (const auto& s : segments) {
             for (std::size_t i = 0; i < s.size(); ++i) {
-                for (std::size_t len = 1; len <= static_cast<std::size_t>(k) + 1 && len <= i + 1; ++len) {
+                for (std::size_t len = 1; len <= static_cast<std::size_t>(k) + 1 && len <= i + 1;
+                     ++len) {
                     count[s.substr(i + 1 - len, len)] += 1;
                 }
             }
         }
     }
+
     double c(const std::string& g) const {
         const auto it = count.find(g);
         return it == count.end() ? 0.0 : it->second;
     }
+
     /// N1+(. g)
     double cont(const std::string& g) const {
         double n = 0;
@@ -90,7 +94,11 @@ struct ReferenceKn {
         }
         return n;
     }
-    double value(const std::string& g, bool continuation) const { return continuation ? cont(g) : c(g); }
+
+    double value(const std::string& g, bool continuation) const {
+        return continuation ? cont(g) : c(g);
+    }
+
     std::array<double, 3> discounts(std::size_t len, bool continuation) const {
         double n[5] = {0, 0, 0, 0, 0};
         for (const auto& g : all_kmers(len)) {
@@ -114,6 +122,7 @@ struct ReferenceKn {
         }
         return d;
     }
+
     double prob(const std::string& h, char w, bool continuation) const {
         const double lower = h.empty() ? 0.25 : prob(h.substr(1), w, true);
         const auto d = discounts(h.size() + 1, continuation);
@@ -248,7 +257,8 @@ TEST_CASE("markov Kneser-Ney equals a reference implementation for K = 0, 1, 2",
             for (const auto& h : all_kmers(static_cast<std::size_t>(k))) {
                 for (char w : kBases) {
                     CAPTURE(segments.size(), k, h, w);
-                    CHECK(model.probability(k, h, w) == Approx(ref.prob(h, w, false)).epsilon(1e-12));
+                    CHECK(model.probability(k, h, w) ==
+                          Approx(ref.prob(h, w, false)).epsilon(1e-12));
                 }
             }
         }
@@ -267,7 +277,8 @@ TEST_CASE("markov probabilities sum to 1 over ACGT", "[genomics][markov]") {
                 // Half the contexts from the genome (seen), half random (often unseen).
                 std::string h;
                 if (trial % 2 == 0) {
-                    const auto pos = std::uniform_int_distribution<std::size_t>(0, part.size() - 10)(rng);
+                    const auto pos =
+                        std::uniform_int_distribution<std::size_t>(0, part.size() - 10)(rng);
                     h = part.substr(pos, static_cast<std::size_t>(k));
                 } else {
                     h = random_dna(static_cast<std::size_t>(k), static_cast<unsigned>(rng()));
@@ -356,7 +367,8 @@ TEST_CASE("markov scorer: the first bases of a run use shorter contexts; N is sk
     double expected = 0;
     for (std::size_t i = 0; i < eval.size(); ++i) {
         const std::size_t a = std::min<std::size_t>(3, i);
-        expected -= std::log2(model.probability(static_cast<int>(a), eval.substr(i - a, a), eval[i]));
+        expected -=
+            std::log2(model.probability(static_cast<int>(a), eval.substr(i - a, a), eval[i]));
     }
     MarkovScorer scorer(model, {3, 1});
     scorer.add(eval.substr(0, 4));
@@ -430,7 +442,8 @@ TEST_CASE("markov order 12 on lambda: flat tables, valid probabilities", "[genom
     CHECK(p[0] + p[1] + p[2] + p[3] == Approx(1.0).epsilon(1e-12));
     const double c_h = counts.count(h + "A") + counts.count(h + "C") + counts.count(h + "G") +
                        counts.count(h + "T");
-    CHECK(model.probability(12, h, genome[212]) == Approx((counts.count(genome.substr(200, 13)) + 1.0) / (c_h + 4.0)));
+    CHECK(model.probability(12, h, genome[212]) ==
+          Approx((counts.count(genome.substr(200, 13)) + 1.0) / (c_h + 4.0)));
     MarkovScorer scorer(model, {12});
     scorer.add(genome.substr(0, 2000));
     // Training-set bits at order 12: every 13-mer was seen, mostly once: about -log2(2/5).
@@ -444,7 +457,8 @@ TEST_CASE("markov errors name the problem", "[genomics][markov]") {
     MarkovCounts counts(2);
     counts.add_segment("ACGTACGT", false);
     const MarkovModel model(counts, MarkovSmoothing::AddOne);
-    CHECK_THROWS_WITH(model.probability(2, "A", 'C'), Contains("order-2 context has 2 bases, not 1"));
+    CHECK_THROWS_WITH(model.probability(2, "A", 'C'),
+                      Contains("order-2 context has 2 bases, not 1"));
     CHECK_THROWS_WITH(model.probability(1, "N", 'C'), Contains("base other than A/C/G/T"));
     CHECK_THROWS_WITH(model.probability(1, "A", 'N'), Contains("'N' is not A/C/G/T"));
     CHECK_THROWS_WITH(MarkovScorer(model, {3}), Contains("Markov order 3 is outside 0..2"));

@@ -22,7 +22,8 @@ std::vector<ContigInfo> small_contigs() {
 }
 
 ContigSet small_set() {
-    return ContigSet(small_contigs(), ContigAliases::from_file(fixture_path("genomics/aliases.tsv")));
+    return ContigSet(small_contigs(),
+                     ContigAliases::from_file(fixture_path("genomics/aliases.tsv")));
 }
 
 }  // namespace
@@ -39,7 +40,8 @@ TEST_CASE("ContigAliases work in both directions and transitively", "[genomics][
     CHECK(aliases.aliases_of("x").empty());
 }
 
-TEST_CASE("ContigAliases::from_file reads the fixture and reports bad lines", "[genomics][regions]") {
+TEST_CASE("ContigAliases::from_file reads the fixture and reports bad lines",
+          "[genomics][regions]") {
     const auto aliases = ContigAliases::from_file(fixture_path("genomics/aliases.tsv"));
     CHECK(aliases.aliases_of("chrM") == std::vector<std::string>{"MT"});
     CHECK(aliases.aliases_of("MT") == std::vector<std::string>{"chrM"});
@@ -104,7 +106,8 @@ TEST_CASE("parse_region: accepted syntax", "[genomics][regions]") {
 TEST_CASE("parse_region: thousands separators", "[genomics][regions]") {
     const ContigSet set({{"big", 5'000'000}});
     CHECK(parse_region("big:1,001-2,000", set) == Interval{"big", 1000, 2000, Strand::Unknown});
-    CHECK(parse_region("big:1,000,000", set) == Interval{"big", 999'999, 1'000'000, Strand::Unknown});
+    CHECK(parse_region("big:1,000,000", set) ==
+          Interval{"big", 999'999, 1'000'000, Strand::Unknown});
     CHECK_THROWS_AS(parse_region("big:1,,0-5", set), InputError);
     CHECK_THROWS_AS(parse_region("big:,100-200", set), InputError);
 }
@@ -163,11 +166,13 @@ TEST_CASE("read_bed_regions reads gzip-compressed BED", "[genomics][regions][bed
 TEST_CASE("read_bed_regions errors carry path:line", "[genomics][regions][bed]") {
     const ContigSet set = small_set();
     TempDir dir;
+
     struct Case {
         std::string content;
         std::string expect;
         bool format_error;
     };
+
     const std::vector<Case> cases = {
         {"ctg1\t0\t10\nctg1\t5\n", ":2: expected at least 3 columns", true},
         {"# c\nctg1\tx\t10\n", ":2: invalid begin 'x'", true},

@@ -31,14 +31,16 @@ TEST_CASE("reverse_complement_in_place with upper-casing", "[genomics][sequence]
     CHECK(odd == "cgt");
 }
 
-TEST_CASE("reverse_complement rejects bytes that are not IUPAC nucleotides", "[genomics][sequence]") {
-    const std::vector<std::string> bads = {"ACGX", "AC-GT", "ACU", "AC GT", "AC*",
-                                           std::string("AC\x01", 3)};
+TEST_CASE("reverse_complement rejects bytes that are not IUPAC nucleotides",
+          "[genomics][sequence]") {
+    const std::vector<std::string> bads = {
+        "ACGX", "AC-GT", "ACU", "AC GT", "AC*", std::string("AC\x01", 3)};
     for (const auto& bad : bads) {
         CAPTURE(bad);
         CHECK_THROWS_AS(reverse_complement(bad), evoscope::InputError);
     }
-    CHECK_THROWS_WITH(reverse_complement("ACGX"), Catch::Contains("'X'") && Catch::Contains("offset 3"));
+    CHECK_THROWS_WITH(reverse_complement("ACGX"),
+                      Catch::Contains("'X'") && Catch::Contains("offset 3"));
     CHECK_THROWS_WITH(reverse_complement(std::string("A\x01", 2)), Catch::Contains("0x01"));
 }
 

@@ -30,7 +30,8 @@ using evoscope::test::plain_fasta_text;
 using evoscope::test::plain_revcomp;
 
 std::string ref_upper(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char& c : s)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return s;
 }
 
@@ -38,14 +39,16 @@ std::string ref_upper(std::string s) {
 std::string ref_window(const std::string& contig_seq, std::int64_t begin, std::int64_t end) {
     std::string out;
     for (std::int64_t i = begin; i < end; ++i) {
-        out += contig_seq[static_cast<std::size_t>(i % static_cast<std::int64_t>(contig_seq.size()))];
+        out +=
+            contig_seq[static_cast<std::size_t>(i % static_cast<std::int64_t>(contig_seq.size()))];
     }
     return out;
 }
 
 std::vector<Window> collect(WindowStream& stream) {
     std::vector<Window> out;
-    while (auto w = stream.next()) out.push_back(std::move(*w));
+    while (auto w = stream.next())
+        out.push_back(std::move(*w));
     return out;
 }
 
@@ -53,7 +56,8 @@ using Spans = std::vector<std::pair<std::int64_t, std::int64_t>>;
 
 Spans spans_of(const std::vector<Window>& windows) {
     Spans out;
-    for (const auto& w : windows) out.emplace_back(w.interval.begin, w.interval.end);
+    for (const auto& w : windows)
+        out.emplace_back(w.interval.begin, w.interval.end);
     return out;
 }
 
@@ -64,8 +68,10 @@ void check_against_reference(const std::vector<Window>& windows,
     for (const auto& w : windows) {
         const std::string& seq = ref.at(w.interval.contig);
         std::string expect = ref_window(seq, w.interval.begin, w.interval.end);
-        if (w.interval.strand == Strand::Reverse) expect = plain_revcomp(expect);
-        if (config.case_policy == CasePolicy::Upper) expect = ref_upper(expect);
+        if (w.interval.strand == Strand::Reverse)
+            expect = plain_revcomp(expect);
+        if (config.case_policy == CasePolicy::Upper)
+            expect = ref_upper(expect);
         CAPTURE(format_region_1b(w.interval), strand_char(w.interval.strand));
         REQUIRE(w.sequence == expect);
         CHECK(w.wraps == (w.interval.end > static_cast<std::int64_t>(seq.size())));
@@ -81,15 +87,18 @@ struct SmallGenome {
 
     static fs::path write(const TempDir& d) {
         std::string t;
-        for (int i = 0; i < 100; ++i) t += "ACGTTGCAAGGC"[(i * 7 + i / 13) % 12];
+        for (int i = 0; i < 100; ++i)
+            t += "ACGTTGCAAGGC"[(i * 7 + i / 13) % 12];
         t[40] = 'a';
         t[41] = 'c';
         std::string text = ">t\n";
-        for (std::size_t i = 0; i < t.size(); i += 30) text += t.substr(i, 30) + "\n";
+        for (std::size_t i = 0; i < t.size(); i += 30)
+            text += t.substr(i, 30) + "\n";
         text += ">s\nACGTNNA\n";
         write_file(d / "g.fa", text);
         return d / "g.fa";
     }
+
     SmallGenome() : path(write(dir)), ref(plain_fasta_text(read_file(path))), fasta(path) {}
 };
 
@@ -140,7 +149,8 @@ TEST_CASE("windows equal an independent reader on the bundled genomes", "[genomi
         WindowConfig config = tiles(1000, 700, EndPolicy::ShiftBack);
         config.strand = StrandMode::Reverse;
         const auto& name = fasta.contigs()[0].name;
-        std::vector<Interval> regions = {{name, 0, 48502}, {name, 12345, 23456}, {name, 47000, 47500}};
+        std::vector<Interval> regions = {
+            {name, 0, 48502}, {name, 12345, 23456}, {name, 47000, 47500}};
         WindowStream stream(fasta, regions, config);
         const auto windows = collect(stream);
         check_against_reference(windows, ref, config);
@@ -162,7 +172,8 @@ TEST_CASE("windows equal an independent reader on the bundled genomes", "[genomi
         const auto windows = collect(stream);
         REQUIRE_FALSE(windows.empty());
         check_against_reference(windows, ref, config);
-        for (const auto& w : windows) CHECK(w.interval.length() == 5000);
+        for (const auto& w : windows)
+            CHECK(w.interval.length() == 5000);
     }
 
     SECTION("A. thaliana chloroplast as a circular genome") {
@@ -215,7 +226,8 @@ TEST_CASE("end-of-region policies", "[genomics][window]") {
 TEST_CASE("a region shorter than the window", "[genomics][window]") {
     SmallGenome g;
     CHECK(run_spans(g.fasta, {"t", 80, 95}, tiles(30, 30, EndPolicy::Shorter)) == Spans{{80, 95}});
-    CHECK(run_spans(g.fasta, {"t", 80, 95}, tiles(30, 30, EndPolicy::ShiftBack)) == Spans{{65, 95}});
+    CHECK(run_spans(g.fasta, {"t", 80, 95}, tiles(30, 30, EndPolicy::ShiftBack)) ==
+          Spans{{65, 95}});
     CHECK(run_spans(g.fasta, {"t", 10, 20}, tiles(30, 30, EndPolicy::ShiftBack)) == Spans{{0, 30}});
     CHECK(run_spans(g.fasta, {"t", 80, 95}, tiles(30, 30, EndPolicy::Drop)).empty());
     // Contig shorter than the window: ShiftBack gives the whole contig.
@@ -297,7 +309,8 @@ TEST_CASE("windows above the N fraction are skipped and counted", "[genomics][wi
         c.strand = StrandMode::Forward;
         c.window_bp = c.stride_bp = 20;
         WindowStream stream(fasta, {{"ctg1", 0, 120}}, c);
-        CHECK(spans_of(collect(stream)) == Spans{{0, 20}, {20, 40}, {40, 60}, {80, 100}, {100, 120}});
+        CHECK(spans_of(collect(stream)) ==
+              Spans{{0, 20}, {20, 40}, {40, 60}, {80, 100}, {100, 120}});
         CHECK(stream.n_skipped_n() == 1);
     }
 }

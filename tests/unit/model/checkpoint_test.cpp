@@ -1,16 +1,16 @@
 #include "model/checkpoint.hpp"
 
-#include <catch2/catch.hpp>
-#include <torch/torch.h>
-
 #include <fstream>
 #include <string>
 
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
 #include "core/error.hpp"
 #include "model/safetensors.hpp"
+#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 #include "tests/support/test_support.hpp"
 #include "tests/unit/model/evo2_reference.hpp"
-#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 using evoscope::model::Evo2Model;
 using evoscope::model::ModelConfig;
@@ -24,7 +24,8 @@ ModelConfig tiny_config() {
 
 }  // namespace
 
-TEST_CASE("Checkpoint: save then load through a safetensors file is bit-exact", "[model][checkpoint]") {
+TEST_CASE("Checkpoint: save then load through a safetensors file is bit-exact",
+          "[model][checkpoint]") {
     const evoscope::test::TempDir dir;
     const ModelConfig c = tiny_config();
     // An "official" file: official keys + extras, bf16 with fp32 islands, no evoscope metadata.
@@ -33,9 +34,10 @@ TEST_CASE("Checkpoint: save then load through a safetensors file is bit-exact", 
     evoscope::model::write_safetensors(dir / "official.safetensors", entries, {});
 
     SECTION("config from --config; extras ignored") {
-        const Evo2Model m = evoscope::model::load_model(dir / "official.safetensors",
-                                                        evoscope::test::fixture_path("model/tiny-sdh.yml"),
-                                                        "cpu");
+        const Evo2Model m =
+            evoscope::model::load_model(dir / "official.safetensors",
+                                        evoscope::test::fixture_path("model/tiny-sdh.yml"),
+                                        "cpu");
         evoscope::model::save_model(m, dir / "saved.safetensors");
         const evoscope::model::SafetensorsFile saved(dir / "saved.safetensors");
         REQUIRE(saved.entries().size() == 77);
@@ -49,7 +51,8 @@ TEST_CASE("Checkpoint: save then load through a safetensors file is bit-exact", 
         CHECK(ModelConfig::from_yaml(saved.metadata().at("evoscope.config"), "meta") == c);
 
         SECTION("the saved file carries its config and reloads to the same logits") {
-            const Evo2Model again = evoscope::model::load_model(dir / "saved.safetensors", std::nullopt, "cpu");
+            const Evo2Model again =
+                evoscope::model::load_model(dir / "saved.safetensors", std::nullopt, "cpu");
             const at::Tensor ids = at::full({1, 12}, 65, at::kLong);
             CHECK(at::equal(again.logits(ids), m.logits(ids)));
             evoscope::model::save_model(again, dir / "saved2.safetensors");
@@ -62,19 +65,25 @@ TEST_CASE("Checkpoint: save then load through a safetensors file is bit-exact", 
             evoscope::model::load_model(dir / "official.safetensors", std::nullopt, "cpu");
             FAIL("no exception");
         } catch (const evoscope::InputError& e) {
-            CHECK_THAT(e.what(), Catch::Contains("official.safetensors") && Catch::Contains("evoscope.config"));
+            CHECK_THAT(
+                e.what(),
+                Catch::Contains("official.safetensors") && Catch::Contains("evoscope.config"));
         }
     }
     SECTION("a key problem in the file names the file and the key") {
         auto bad = entries;
-        bad.erase(std::remove_if(bad.begin(), bad.end(), [](const auto& e) { return e.first == "norm.scale"; }),
-                  bad.end());
-        evoscope::model::write_safetensors(dir / "bad.safetensors", bad, {{"evoscope.config", c.to_yaml()}});
+        bad.erase(
+            std::remove_if(
+                bad.begin(), bad.end(), [](const auto& e) { return e.first == "norm.scale"; }),
+            bad.end());
+        evoscope::model::write_safetensors(
+            dir / "bad.safetensors", bad, {{"evoscope.config", c.to_yaml()}});
         try {
             evoscope::model::load_model(dir / "bad.safetensors", std::nullopt, "cpu");
             FAIL("no exception");
         } catch (const evoscope::ModelError& e) {
-            CHECK_THAT(e.what(), Catch::Contains("bad.safetensors") && Catch::Contains("'norm.scale'"));
+            CHECK_THAT(e.what(),
+                       Catch::Contains("bad.safetensors") && Catch::Contains("'norm.scale'"));
         }
     }
 }
@@ -83,12 +92,14 @@ TEST_CASE("Checkpoint: init_random -> save -> load reproduces the model", "[mode
     const evoscope::test::TempDir dir;
     const Evo2Model m = Evo2Model::init_random(tiny_config(), 5, "cpu");
     evoscope::model::save_model(m, dir / "init.safetensors");
-    const Evo2Model back = evoscope::model::load_model(dir / "init.safetensors", std::nullopt, "cpu");
+    const Evo2Model back =
+        evoscope::model::load_model(dir / "init.safetensors", std::nullopt, "cpu");
     const at::Tensor ids = at::arange(40, at::kLong).view({2, 20}) + 60;
     CHECK(at::equal(back.logits(ids), m.logits(ids)));
 }
 
-TEST_CASE("Checkpoint: content_hash is stable and sees header and data changes", "[model][checkpoint]") {
+TEST_CASE("Checkpoint: content_hash is stable and sees header and data changes",
+          "[model][checkpoint]") {
     const evoscope::test::TempDir dir;
     auto write = [](const std::filesystem::path& p, const std::string& s) {
         std::ofstream(p, std::ios::binary) << s;
@@ -106,7 +117,8 @@ TEST_CASE("Checkpoint: content_hash is stable and sees header and data changes",
     }
     SECTION("large files: head, sampled data and size are covered") {
         std::string big(12u << 20, 'x');
-        for (std::size_t i = 0; i < big.size(); i += 4097) big[i] = static_cast<char>(i % 251);
+        for (std::size_t i = 0; i < big.size(); i += 4097)
+            big[i] = static_cast<char>(i % 251);
         write(dir / "big", big);
         const std::string h0 = evoscope::model::content_hash(dir / "big");
         std::string head = big;

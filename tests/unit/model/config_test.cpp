@@ -1,8 +1,8 @@
 #include "model/config.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "core/error.hpp"
 #include "tests/support/test_support.hpp"
@@ -25,14 +25,18 @@ std::string without_field(const std::string& text, const std::string& field) {
     return text.substr(0, pos) + text.substr(end);
 }
 
-std::string replace_field(const std::string& text, const std::string& field, const std::string& value) {
+std::string replace_field(const std::string& text,
+                          const std::string& field,
+                          const std::string& value) {
     return without_field(text, field) + field + ": " + value + "\n";
 }
 
 }  // namespace
 
-TEST_CASE("ModelConfig: the official 7b-1m file parses with every spec §1.3 value", "[model][config]") {
-    const auto c = ModelConfig::from_yaml_file(evoscope::test::fixture_path("model/evo2-7b-1m.yml"));
+TEST_CASE("ModelConfig: the official 7b-1m file parses with every spec §1.3 value",
+          "[model][config]") {
+    const auto c =
+        ModelConfig::from_yaml_file(evoscope::test::fixture_path("model/evo2-7b-1m.yml"));
     CHECK(c.model_name == "shc-evo2-7b-8k-2T-v2");
     CHECK(c.vocab_size == 512);
     CHECK(c.hidden_size == 4096);
@@ -65,7 +69,8 @@ TEST_CASE("ModelConfig: the official 7b-1m file parses with every spec §1.3 val
     CHECK(types[26] == BlockType::HyenaMR);  // the Goodfire SAE layer (spec §4.3)
 }
 
-TEST_CASE("ModelConfig: the 1b-8k file parses (no interpolation, 15 heads of 128)", "[model][config]") {
+TEST_CASE("ModelConfig: the 1b-8k file parses (no interpolation, 15 heads of 128)",
+          "[model][config]") {
     const auto c = ModelConfig::from_yaml(fixture("evo2-1b-8k.yml"), "evo2-1b-8k.yml");
     CHECK(c.pattern() == "SDH*SDHSDH*SDHSDH*SDHSDH*");
     CHECK(c.hidden_size == 1920);
@@ -95,16 +100,24 @@ TEST_CASE("ModelConfig: to_yaml round-trips", "[model][config]") {
 }
 
 TEST_CASE("ModelConfig: a missing required field names the field and the file", "[model][config]") {
-    const std::string field = GENERATE("hidden_size", "num_layers", "hcm_layer_idxs", "attn_layer_idxs",
-                                       "hcs_filter_groups", "inner_mlp_size", "num_attention_heads",
-                                       "state_size", "eps", "vocab_size");
+    const std::string field = GENERATE("hidden_size",
+                                       "num_layers",
+                                       "hcm_layer_idxs",
+                                       "attn_layer_idxs",
+                                       "hcs_filter_groups",
+                                       "inner_mlp_size",
+                                       "num_attention_heads",
+                                       "state_size",
+                                       "eps",
+                                       "vocab_size");
     const std::string text = without_field(fixture("tiny-sdh.yml"), field);
     try {
         ModelConfig::from_yaml(text, "some/dir/tiny.yml");
         FAIL("no exception for missing " << field);
     } catch (const evoscope::FormatError& e) {
-        CHECK_THAT(e.what(), Catch::Contains("'" + field + "'") && Catch::Contains("some/dir/tiny.yml") &&
-                                 Catch::Contains("missing"));
+        CHECK_THAT(e.what(),
+                   Catch::Contains("'" + field + "'") && Catch::Contains("some/dir/tiny.yml") &&
+                       Catch::Contains("missing"));
     }
 }
 
@@ -117,7 +130,8 @@ TEST_CASE("ModelConfig: optional fields default, unknown fields are ignored", "[
     CHECK(c.column_split);
 }
 
-TEST_CASE("ModelConfig: malformed values and inconsistent configs are FormatErrors", "[model][config]") {
+TEST_CASE("ModelConfig: malformed values and inconsistent configs are FormatErrors",
+          "[model][config]") {
     const std::string base = fixture("tiny-sdh.yml");
     auto message = [](const std::string& text) -> std::string {
         try {
@@ -129,14 +143,22 @@ TEST_CASE("ModelConfig: malformed values and inconsistent configs are FormatErro
     };
     CHECK_THAT(message("[1, 2"), Catch::Contains("not valid YAML"));
     CHECK_THAT(message("- a\n- b\n"), Catch::Contains("mapping"));
-    CHECK_THAT(message(replace_field(base, "hidden_size", "wide")), Catch::Contains("'hidden_size'"));
-    CHECK_THAT(message(replace_field(base, "hcm_layer_idxs", "[1, 4]")), Catch::Contains("block 4 appears in 2"));
-    CHECK_THAT(message(replace_field(base, "hcm_layer_idxs", "[1]")), Catch::Contains("block 5 appears in 0"));
-    CHECK_THAT(message(replace_field(base, "hcm_layer_idxs", "[1, 5, 9]")), Catch::Contains("outside 0..6"));
-    CHECK_THAT(message(replace_field(base, "hcm_filter_length", "64")), Catch::Contains("hcm_filter_length"));
-    CHECK_THAT(message(replace_field(base, "num_attention_heads", "3")), Catch::Contains("num_attention_heads"));
-    CHECK_THAT(message(replace_field(base, "hcs_filter_groups", "5")), Catch::Contains("hcs_filter_groups 5"));
-    CHECK_THAT(message(replace_field(base, "column_split_hyena", "True")), Catch::Contains("column_split_hyena"));
+    CHECK_THAT(message(replace_field(base, "hidden_size", "wide")),
+               Catch::Contains("'hidden_size'"));
+    CHECK_THAT(message(replace_field(base, "hcm_layer_idxs", "[1, 4]")),
+               Catch::Contains("block 4 appears in 2"));
+    CHECK_THAT(message(replace_field(base, "hcm_layer_idxs", "[1]")),
+               Catch::Contains("block 5 appears in 0"));
+    CHECK_THAT(message(replace_field(base, "hcm_layer_idxs", "[1, 5, 9]")),
+               Catch::Contains("outside 0..6"));
+    CHECK_THAT(message(replace_field(base, "hcm_filter_length", "64")),
+               Catch::Contains("hcm_filter_length"));
+    CHECK_THAT(message(replace_field(base, "num_attention_heads", "3")),
+               Catch::Contains("num_attention_heads"));
+    CHECK_THAT(message(replace_field(base, "hcs_filter_groups", "5")),
+               Catch::Contains("hcs_filter_groups 5"));
+    CHECK_THAT(message(replace_field(base, "column_split_hyena", "True")),
+               Catch::Contains("column_split_hyena"));
     CHECK_THAT(message(replace_field(base, "mlp_activation", "silu")), Catch::Contains("silu"));
     CHECK_THROWS_AS(ModelConfig::from_yaml_file("/nonexistent/cfg.yml"), evoscope::IoError);
 }

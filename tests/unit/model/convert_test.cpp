@@ -9,9 +9,9 @@
 #include "core/error.hpp"
 #include "model/safetensors.hpp"
 #include "model/torch_checkpoint.hpp"
+#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 #include "tests/support/test_support.hpp"
 #include "tests/unit/model/checkpoint_fixtures.hpp"
-#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 using Catch::Matchers::Contains;
 using evoscope::FormatError;

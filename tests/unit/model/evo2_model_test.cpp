@@ -1,17 +1,17 @@
 #include "model/evo2_model.hpp"
 
+#include <string>
+#include <vector>
+
 #include <catch2/catch.hpp>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
-#include <string>
-#include <vector>
-
 #include "core/error.hpp"
 #include "model/config.hpp"
+#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 #include "tests/support/test_support.hpp"
 #include "tests/unit/model/evo2_reference.hpp"
-#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 using evoscope::model::ConvAlgo;
 using evoscope::model::Evo2Model;
@@ -56,8 +56,9 @@ std::string error_of(const std::function<void()>& f) {
 
 }  // namespace
 
-TEST_CASE("Evo2Model: fp32 logits and sites match the slow reference on an official-layout checkpoint",
-          "[model][evo2]") {
+TEST_CASE(
+    "Evo2Model: fp32 logits and sites match the slow reference on an official-layout checkpoint",
+    "[model][evo2]") {
     const ModelConfig c = tiny_config();
     REQUIRE(c.pattern() == "SDH*SDH");
     // L = 150 > 128 exercises the HCM tap truncation; L = 37 is the spec's check length.
@@ -65,8 +66,8 @@ TEST_CASE("Evo2Model: fp32 logits and sites match the slow reference on an offic
     const auto sd = ref::random_checkpoint(c, 1234, at::kFloat, true);
     const Evo2Model model = Evo2Model::from_state_dict(c, sd, "cpu");
     const at::Tensor ids = random_ids(2, L, 99);
-    const std::vector<std::string> sites{"embedding", "blocks.0.pre_norm", "blocks.2.mlp.l3", "blocks.3",
-                                         "blocks.6", "final_norm"};
+    const std::vector<std::string> sites{
+        "embedding", "blocks.0.pre_norm", "blocks.2.mlp.l3", "blocks.3", "blocks.6", "final_norm"};
     const auto out = model.run(ids, sites, true);
     for (std::int64_t b = 0; b < 2; ++b) {
         const ref::Output expected = ref::forward(c, sd, row(ids, b));
@@ -88,8 +89,9 @@ TEST_CASE("Evo2Model: fp32 logits and sites match the slow reference on an offic
     }
 }
 
-TEST_CASE("Evo2Model: bf16-stored checkpoints load and still match the reference of the same values",
-          "[model][evo2]") {
+TEST_CASE(
+    "Evo2Model: bf16-stored checkpoints load and still match the reference of the same values",
+    "[model][evo2]") {
     const ModelConfig c = tiny_config();
     const auto sd = ref::random_checkpoint(c, 55, at::kBFloat16, false);
     const Evo2Model model = Evo2Model::from_state_dict(c, sd, "cpu");
@@ -98,8 +100,9 @@ TEST_CASE("Evo2Model: bf16-stored checkpoints load and still match the reference
     CHECK(ref::max_rel_error(model.logits(ids)[0], expected.logits) <= kParityRtol);
 }
 
-TEST_CASE("Evo2Model: outputs are causal (changing token t leaves every earlier position unchanged)",
-          "[model][evo2]") {
+TEST_CASE(
+    "Evo2Model: outputs are causal (changing token t leaves every earlier position unchanged)",
+    "[model][evo2]") {
     Evo2Model model = tiny_model();
     // Direct convolutions: earlier positions are bit-identical. FFT convolutions mix rounding
     // noise of all positions (about 1e-7 relative), so there the bar is a tolerance.
@@ -115,9 +118,13 @@ TEST_CASE("Evo2Model: outputs are causal (changing token t leaves every earlier 
     const auto b = model.run(changed, sites, true);
     for (const std::string name : {"logits", "blocks.3", "blocks.2.mlp.l3"}) {
         const double scale = a.at(name).abs().max().item<double>();
-        const double at_t = (a.at(name).slice(1, t, t + 1) - b.at(name).slice(1, t, t + 1)).abs().max().item<double>();
-        INFO("site " << name << ", changed position " << t << ", direct " << (algo == ConvAlgo::Direct)
-                     << ", change at t " << at_t << " of max " << scale);
+        const double at_t = (a.at(name).slice(1, t, t + 1) - b.at(name).slice(1, t, t + 1))
+                                .abs()
+                                .max()
+                                .item<double>();
+        INFO("site " << name << ", changed position " << t << ", direct "
+                     << (algo == ConvAlgo::Direct) << ", change at t " << at_t << " of max "
+                     << scale);
         CHECK(at_t > 1e-3 * scale);
         if (t > 0) {
             const at::Tensor before_a = a.at(name).slice(1, 0, t);
@@ -133,7 +140,8 @@ TEST_CASE("Evo2Model: outputs are causal (changing token t leaves every earlier 
     }
 }
 
-TEST_CASE("Evo2Model: FFT and direct convolutions agree for Hyena-MR and Hyena-LI", "[model][evo2]") {
+TEST_CASE("Evo2Model: FFT and direct convolutions agree for Hyena-MR and Hyena-LI",
+          "[model][evo2]") {
     Evo2Model model = tiny_model();
     const std::int64_t L = GENERATE(1, 2, 127, 128, 129, 200);
     const at::Tensor ids = random_ids(2, L, 11);
@@ -144,7 +152,8 @@ TEST_CASE("Evo2Model: FFT and direct convolutions agree for Hyena-MR and Hyena-L
     for (const std::string name : {"blocks.1", "blocks.2", "blocks.6", "logits"}) {
         const double scale = direct.at(name).abs().max().item<double>();
         const double diff = (fft.at(name) - direct.at(name)).abs().max().item<double>();
-        INFO("L = " << L << ", site " << name << ": max |fft - direct| " << diff << " of max " << scale);
+        INFO("L = " << L << ", site " << name << ": max |fft - direct| " << diff << " of max "
+                    << scale);
         CHECK(diff <= 1e-5 * scale);
     }
 }
@@ -159,7 +168,8 @@ TEST_CASE("Evo2Model: a batch of 3 equals each sequence run alone", "[model][evo
         for (const std::string name : {"logits", "blocks.4.pre_norm", "blocks.5"}) {
             const double diff = (batch.at(name)[b] - alone.at(name)[0]).abs().max().item<double>();
             const double scale = alone.at(name).abs().max().item<double>();
-            INFO("sequence " << b << ", site " << name << ": max diff " << diff << " of max " << scale);
+            INFO("sequence " << b << ", site " << name << ": max diff " << diff << " of max "
+                             << scale);
             // Equal up to float rounding: the BLAS may block a GEMM differently for 3 rows than
             // for 1 (OpenBLAS's small-matrix kernels on AVX-512 CPUs differ by ~1e-5 relative).
             CHECK(diff <= 1e-5 * scale);
@@ -181,7 +191,8 @@ TEST_CASE("Evo2Model: early stop returns the same activations without logits", "
     REQUIRE(model.run(ids, {}, false).empty());
 }
 
-TEST_CASE("Evo2Model: official_state_dict inverts the load transforms bit-exactly", "[model][evo2]") {
+TEST_CASE("Evo2Model: official_state_dict inverts the load transforms bit-exactly",
+          "[model][evo2]") {
     const ModelConfig c = tiny_config();
     const auto dtype = GENERATE(at::kFloat, at::kBFloat16);
     const auto sd = ref::random_checkpoint(c, 77, dtype, true);
@@ -213,8 +224,14 @@ TEST_CASE("Evo2Model: the load transforms T4 and T5 matter (no-op layouts give o
     no_t4.column_split = false;
     ModelConfig no_t5 = c;
     no_t5.interleave = false;
-    CHECK((Evo2Model::from_state_dict(no_t4, sd, "cpu").logits(ids) - good).abs().max().item<double>() > 1e-2);
-    CHECK((Evo2Model::from_state_dict(no_t5, sd, "cpu").logits(ids) - good).abs().max().item<double>() > 1e-2);
+    CHECK((Evo2Model::from_state_dict(no_t4, sd, "cpu").logits(ids) - good)
+              .abs()
+              .max()
+              .item<double>() > 1e-2);
+    CHECK((Evo2Model::from_state_dict(no_t5, sd, "cpu").logits(ids) - good)
+              .abs()
+              .max()
+              .item<double>() > 1e-2);
 }
 
 TEST_CASE("Evo2Model: inner_mlp_size is taken from the checkpoint tensors", "[model][evo2]") {
@@ -228,15 +245,18 @@ TEST_CASE("Evo2Model: inner_mlp_size is taken from the checkpoint tensors", "[mo
         auto bad = sd;
         bad["blocks.4.mlp.l3.weight"] = at::zeros({32, 64});
         const std::string msg = error_of([&] { Evo2Model::from_state_dict(c, bad, "cpu"); });
-        CHECK_THAT(msg, Catch::Contains("blocks.4.mlp.l3.weight") && Catch::Contains("[32, 80]") &&
-                            Catch::Contains("[32, 64]"));
+        CHECK_THAT(msg,
+                   Catch::Contains("blocks.4.mlp.l3.weight") && Catch::Contains("[32, 80]") &&
+                       Catch::Contains("[32, 64]"));
     }
 }
 
-TEST_CASE("Evo2Model: checkpoint problems are ModelErrors naming key, expected and found", "[model][evo2]") {
+TEST_CASE("Evo2Model: checkpoint problems are ModelErrors naming key, expected and found",
+          "[model][evo2]") {
     const ModelConfig c = tiny_config();
     auto sd = ref::random_checkpoint(c, 4, at::kFloat, true);
-    auto fails_with = [&](const std::map<std::string, at::Tensor>& d, const std::vector<std::string>& parts) {
+    auto fails_with = [&](const std::map<std::string, at::Tensor>& d,
+                          const std::vector<std::string>& parts) {
         std::string msg;
         try {
             Evo2Model::from_state_dict(c, d, "cpu");
@@ -262,12 +282,14 @@ TEST_CASE("Evo2Model: checkpoint problems are ModelErrors naming key, expected a
     SECTION("wrong shape") {
         auto d = sd;
         d["blocks.0.projections.weight"] = at::zeros({96, 31});
-        fails_with(d, {"blocks.0.projections.weight", "expected shape [96, 32]", "found shape [96, 31]"});
+        fails_with(
+            d, {"blocks.0.projections.weight", "expected shape [96, 32]", "found shape [96, 31]"});
     }
     SECTION("wrong dtype") {
         auto d = sd;
         d["blocks.2.filter.residues"] = at::zeros({32, 4}, at::kLong);
-        fails_with(d, {"blocks.2.filter.residues", "dtype float32", "found shape [32, 4], dtype int64"});
+        fails_with(
+            d, {"blocks.2.filter.residues", "dtype float32", "found shape [32, 4], dtype int64"});
         d["norm.scale"] = at::zeros({32}, at::kDouble);
         fails_with(d, {"norm.scale", "float32, bfloat16 or float16", "dtype float64"});
     }
@@ -294,7 +316,8 @@ TEST_CASE("Evo2Model: bad devices, sites and token ids are rejected clearly", "[
     REQUIRE(model.device() == "cpu");
     const at::Tensor ids = random_ids(1, 8, 1);
     SECTION("unknown sites list the valid forms") {
-        for (const char* site : {"blocks.7", "blocks.x", "blocks.1.mlp", "layers.1", "blocks.01", "logits"}) {
+        for (const char* site :
+             {"blocks.7", "blocks.x", "blocks.1.mlp", "layers.1", "blocks.01", "logits"}) {
             INFO(site);
             CHECK_THROWS_AS(model.run(ids, {site}, false), evoscope::InputError);
             CHECK_THAT(error_of([&] { model.run(ids, {site}, false); }),
@@ -303,8 +326,10 @@ TEST_CASE("Evo2Model: bad devices, sites and token ids are rejected clearly", "[
         CHECK_NOTHROW(Evo2Model::check_site("blocks.6.pre_norm", 7));
     }
     SECTION("token ids") {
-        CHECK_THROWS_AS(model.logits(torch::tensor({512}, at::kLong).view({1, 1})), evoscope::InputError);
-        CHECK_THROWS_AS(model.logits(torch::tensor({-1}, at::kLong).view({1, 1})), evoscope::InputError);
+        CHECK_THROWS_AS(model.logits(torch::tensor({512}, at::kLong).view({1, 1})),
+                        evoscope::InputError);
+        CHECK_THROWS_AS(model.logits(torch::tensor({-1}, at::kLong).view({1, 1})),
+                        evoscope::InputError);
         CHECK_THROWS_AS(model.logits(torch::tensor({1.0}).view({1, 1})), evoscope::InputError);
         CHECK_THROWS_AS(model.logits(at::zeros({4}, at::kLong)), evoscope::InputError);
         CHECK_THROWS_AS(model.logits(at::zeros({1, 0}, at::kLong)), evoscope::InputError);
@@ -312,7 +337,8 @@ TEST_CASE("Evo2Model: bad devices, sites and token ids are rejected clearly", "[
     }
 }
 
-TEST_CASE("Evo2Model: random init is deterministic, in the official layout and dtypes", "[model][evo2]") {
+TEST_CASE("Evo2Model: random init is deterministic, in the official layout and dtypes",
+          "[model][evo2]") {
     const ModelConfig c = tiny_config();
     const Evo2Model a = Evo2Model::init_random(c, 42, "cpu");
     const Evo2Model b = Evo2Model::init_random(c, 42, "cpu");
@@ -326,7 +352,8 @@ TEST_CASE("Evo2Model: random init is deterministic, in the official layout and d
         const auto& [name, t] = sa[i];
         INFO(name);
         CHECK(at::equal(t, sb[i].second));
-        const bool fp32 = name.ends_with("log_poles") || name.ends_with("residues") || name.ends_with("inv_freq");
+        const bool fp32 =
+            name.ends_with("log_poles") || name.ends_with("residues") || name.ends_with("inv_freq");
         CHECK(t.scalar_type() == (fp32 ? at::kFloat : at::kBFloat16));
         CHECK(t.isfinite().all().item<bool>());
         if (name.ends_with("log_poles")) {

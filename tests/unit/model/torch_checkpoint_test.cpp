@@ -7,9 +7,9 @@
 #include <torch/torch.h>
 
 #include "formats/zip.hpp"
+#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 #include "tests/support/test_support.hpp"
 #include "tests/unit/model/checkpoint_fixtures.hpp"
-#include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 // The torch-free assertions on the same fixtures (structure, skipped entries, parts, errors) are
 // in tests/unit/formats/torch_save_test.cpp.

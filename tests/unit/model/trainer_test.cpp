@@ -1,8 +1,5 @@
 #include "model/trainer.hpp"
 
-#include <catch2/catch.hpp>
-#include <torch/torch.h>
-
 #include <array>
 #include <cmath>
 #include <map>
@@ -10,14 +7,18 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
 #include "core/error.hpp"
 #include "model/config.hpp"
-#include "tests/support/test_support.hpp"
 #include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
+#include "tests/support/test_support.hpp"
 
 // libtorch's glog headers define a one-argument CHECK that aborts; use Catch's again.
 #undef CHECK
-#define CHECK(...) INTERNAL_CATCH_TEST("CHECK", Catch::ResultDisposition::ContinueOnFailure, __VA_ARGS__)
+#define CHECK(...) \
+    INTERNAL_CATCH_TEST("CHECK", Catch::ResultDisposition::ContinueOnFailure, __VA_ARGS__)
 
 using evoscope::model::AdamW;
 using evoscope::model::Evo2Model;
@@ -69,7 +70,8 @@ TEST_CASE("scheduled_lr: linear warmup, cosine decay to min_lr, then flat", "[mo
     CHECK(evoscope::model::scheduled_lr(c, 9) == Approx(1e-3));
     CHECK(evoscope::model::scheduled_lr(c, 10) == Approx(1e-3));
     CHECK(evoscope::model::scheduled_lr(c, 60) == Approx(5.5e-4));  // half way: the mean
-    CHECK(evoscope::model::scheduled_lr(c, 35) == Approx(1e-4 + 0.45e-3 * (1 + std::cos(M_PI * 0.25))));
+    CHECK(evoscope::model::scheduled_lr(c, 35) ==
+          Approx(1e-4 + 0.45e-3 * (1 + std::cos(M_PI * 0.25))));
     CHECK(evoscope::model::scheduled_lr(c, 110) == Approx(1e-4));
     CHECK(evoscope::model::scheduled_lr(c, 500) == Approx(1e-4));
     c.warmup_steps = 0;
@@ -93,7 +95,8 @@ TEST_CASE("AdamW: two steps match a hand-computed update, with decoupled decay o
     std::vector<double> pb = {0.5, 0.25};
     std::vector<double> mw(2), vw(2), mb(2), vb(2);
     for (int t = 1; t <= 2; ++t) {
-        w.mutable_grad() = torch::tensor({{static_cast<float>(g_w[0]), static_cast<float>(g_w[1])}});
+        w.mutable_grad() =
+            torch::tensor({{static_cast<float>(g_w[0]), static_cast<float>(g_w[1])}});
         b.mutable_grad() = torch::tensor({static_cast<float>(g_b[0]), static_cast<float>(g_b[1])});
         opt.step(lr);
         const double bc1 = 1 - std::pow(0.9, t);
@@ -147,7 +150,8 @@ TEST_CASE("clip_grad_norm: scales to the max norm and returns the norm before", 
     CHECK(b.grad()[0].item<double>() == Approx(0.8).epsilon(1e-5));
 }
 
-TEST_CASE("Evo2Model::forward_train equals logits() and has gradients for every parameter", "[model][train]") {
+TEST_CASE("Evo2Model::forward_train equals logits() and has gradients for every parameter",
+          "[model][train]") {
     Evo2Model m = tiny_fp32_model(3);
     const at::Tensor ids = dna_batch(2, 24, 1);
     const at::Tensor ref = m.logits(ids);
@@ -155,7 +159,8 @@ TEST_CASE("Evo2Model::forward_train equals logits() and has gradients for every 
     CHECK(out.requires_grad());
     CHECK(at::equal(out.detach(), ref));
     const auto params = m.parameters();
-    CHECK(static_cast<std::int64_t>(params.size()) + 1 == static_cast<std::int64_t>(m.official_state_dict().size()));
+    CHECK(static_cast<std::int64_t>(params.size()) + 1 ==
+          static_cast<std::int64_t>(m.official_state_dict().size()));
     out.logsumexp(-1).mean().backward();
     std::set<std::string> without_grad;
     for (const auto& [name, p] : params) {
@@ -166,8 +171,9 @@ TEST_CASE("Evo2Model::forward_train equals logits() and has gradients for every 
     CHECK(without_grad.empty());
 }
 
-TEST_CASE("Trainer: a few steps on a repetitive sequence lower the held-out loss; state saves exactly",
-          "[model][train]") {
+TEST_CASE(
+    "Trainer: a few steps on a repetitive sequence lower the held-out loss; state saves exactly",
+    "[model][train]") {
     Evo2Model m = tiny_fp32_model(5);
     TrainConfig c;
     c.lr = 3e-3;
@@ -218,15 +224,17 @@ TEST_CASE("Trainer: a few steps on a repetitive sequence lower the held-out loss
 
 TEST_CASE("evaluate: every token but each sequence's first is predicted once", "[model][train]") {
     const Evo2Model m = Evo2Model::init_random(tiny_config(), 1, "cpu");
-    std::vector<std::vector<evoscope::model::TokenId>> seqs = {std::vector<evoscope::model::TokenId>(37, 65),
-                                                               std::vector<evoscope::model::TokenId>(1, 67),
-                                                               std::vector<evoscope::model::TokenId>(10, 71)};
+    std::vector<std::vector<evoscope::model::TokenId>> seqs = {
+        std::vector<evoscope::model::TokenId>(37, 65),
+        std::vector<evoscope::model::TokenId>(1, 67),
+        std::vector<evoscope::model::TokenId>(10, 71)};
     CHECK(evoscope::model::evaluate(m, seqs, 8, 3).n_predicted == 36 + 0 + 9);
     // Window and batch change the chunking but not the count.
     CHECK(evoscope::model::evaluate(m, seqs, 100, 1).n_predicted == 45);
 }
 
-TEST_CASE("WindowSampler: deterministic, in range, length-weighted, both strands", "[model][train]") {
+TEST_CASE("WindowSampler: deterministic, in range, length-weighted, both strands",
+          "[model][train]") {
     const WindowSampler s({100, 5, 1000}, 10, true, 42);
     const WindowSampler same({100, 5, 1000}, 10, true, 42);
     const WindowSampler other({100, 5, 1000}, 10, true, 43);
@@ -258,12 +266,15 @@ TEST_CASE("WindowSampler: deterministic, in range, length-weighted, both strands
     CHECK_THROWS_WITH(WindowSampler({5, 8}, 10, true, 1), Catch::Contains("longer than every"));
 }
 
-TEST_CASE("WindowSampler: genome weights set each group's share, whatever its length", "[model][train]") {
+TEST_CASE("WindowSampler: genome weights set each group's share, whatever its length",
+          "[model][train]") {
     // Segments 0 and 2 belong to group 0 (1,100 starts in all), segment 1 to group 1 (91 starts),
     // segment 3 to group 2, which has weight 0 and is never drawn.
     const std::vector<std::int64_t> lengths{1000, 100, 119, 500};
-    const WindowSampler s(lengths, {0, 1, 0, 2}, {1.0, 3.0, 0.0}, {"big.fa", "small.fa", "off.fa"}, 10, true, 7);
-    const WindowSampler same(lengths, {0, 1, 0, 2}, {1.0, 3.0, 0.0}, {"big.fa", "small.fa", "off.fa"}, 10, true, 7);
+    const WindowSampler s(
+        lengths, {0, 1, 0, 2}, {1.0, 3.0, 0.0}, {"big.fa", "small.fa", "off.fa"}, 10, true, 7);
+    const WindowSampler same(
+        lengths, {0, 1, 0, 2}, {1.0, 3.0, 0.0}, {"big.fa", "small.fa", "off.fa"}, 10, true, 7);
     const auto shares = s.group_shares();
     REQUIRE(shares.size() == 3);
     CHECK(shares[0] == Approx(0.25));
@@ -281,20 +292,25 @@ TEST_CASE("WindowSampler: genome weights set each group's share, whatever its le
         ++per_segment[d.segment];
         n_rev += d.reverse ? 1 : 0;
     }
-    // Group 1 (one segment of 100 bases) gets ~3,000 of 4,000 draws although it has 8% of the starts.
+    // Group 1 (one segment of 100 bases) gets ~3,000 of 4,000 draws although it has 8% of the
+    // starts.
     CHECK(per_segment[1] > 2850);
     CHECK(per_segment[1] < 3150);
     CHECK(per_segment[3] == 0);
-    // Inside group 0, starts stay uniform: segment 0 has 991 of its 1,100 starts (~900 of ~1,000 draws).
+    // Inside group 0, starts stay uniform: segment 0 has 991 of its 1,100 starts (~900 of ~1,000
+    // draws).
     CHECK(per_segment[0] > 820);
     CHECK(per_segment[2] > 60);
     CHECK(per_segment[2] < 150);
     CHECK(n_rev > 1850);
     CHECK(n_rev < 2150);
-    CHECK_THROWS_WITH(WindowSampler({5, 100}, {0, 1}, {1.0, 1.0}, {"tiny.fa", "ok.fa"}, 10, true, 1),
-                      Catch::Contains("tiny.fa") && Catch::Contains("no training window"));
-    CHECK_THROWS_WITH(WindowSampler({50}, {0}, {0.0}, {"a.fa"}, 10, true, 1), Catch::Contains("every sampling weight"));
+    CHECK_THROWS_WITH(
+        WindowSampler({5, 100}, {0, 1}, {1.0, 1.0}, {"tiny.fa", "ok.fa"}, 10, true, 1),
+        Catch::Contains("tiny.fa") && Catch::Contains("no training window"));
+    CHECK_THROWS_WITH(WindowSampler({50}, {0}, {0.0}, {"a.fa"}, 10, true, 1),
+                      Catch::Contains("every sampling weight"));
     // A genome too short for the window is fine when it is switched off.
     const WindowSampler skip({5, 100}, {0, 1}, {0.0, 1.0}, {"tiny.fa", "ok.fa"}, 10, false, 1);
-    for (std::uint64_t i = 0; i < 100; ++i) CHECK(skip.draw(i).segment == 1);
+    for (std::uint64_t i = 0; i < 100; ++i)
+        CHECK(skip.draw(i).segment == 1);
 }

@@ -89,7 +89,8 @@ TEST_CASE("split_holdout: the shared --holdout-fraction rule", "[unit][pipelines
     CHECK(split.train.end == 190);
     CHECK(split.eval.begin == 190);
     CHECK(split.eval.end == 200);
-    const auto odd = evoscope::genomics::split_holdout({"c", 0, 15, evoscope::genomics::Strand::Forward}, 0.1);
+    const auto odd =
+        evoscope::genomics::split_holdout({"c", 0, 15, evoscope::genomics::Strand::Forward}, 0.1);
     CHECK(odd.eval.length() == 2);  // ceil(1.5)
 }
 
@@ -127,8 +128,10 @@ TEST_CASE("run_model_info: sizes from the header, trained context from metadata 
     const std::vector<evoscope::SafetensorsTensor> tensors{
         {"w", "F32", {4, 3}, std::as_bytes(std::span<const float>(w))},
         {"b", "BF16", {5}, std::as_bytes(std::span<const std::uint16_t>(b))}};
-    const std::string yaml = "model_name: \"tiny\"\nhidden_size: 32\nnum_layers: 4\nmax_seqlen: 8192\n";
-    evoscope::write_safetensors(tmp / "m.safetensors", tensors,
+    const std::string yaml =
+        "model_name: \"tiny\"\nhidden_size: 32\nnum_layers: 4\nmax_seqlen: 8192\n";
+    evoscope::write_safetensors(tmp / "m.safetensors",
+                                tensors,
                                 {{"evoscope.config", yaml}, {"evoscope.trained_context", "1025"}});
     pl::ModelInfoOptions o;
     o.model = (tmp / "m.safetensors").string();
@@ -154,8 +157,10 @@ TEST_CASE("run_model_info: sizes from the header, trained context from metadata 
     CHECK(fallback.trained_context_source == "config max_seqlen");
 
     // A malformed value names the file and the key.
-    evoscope::write_safetensors(tmp / "bad.safetensors", tensors, {{"evoscope.trained_context", "lots"}});
+    evoscope::write_safetensors(
+        tmp / "bad.safetensors", tensors, {{"evoscope.trained_context", "lots"}});
     o.model = (tmp / "bad.safetensors").string();
-    CHECK_THROWS_WITH(pl::run_model_info(o), Catch::Contains("bad.safetensors") &&
-                                                 Catch::Contains("evoscope.trained_context"));
+    CHECK_THROWS_WITH(
+        pl::run_model_info(o),
+        Catch::Contains("bad.safetensors") && Catch::Contains("evoscope.trained_context"));
 }

@@ -15,8 +15,8 @@
 #include "formats/safetensors.hpp"
 #include "model/torch_checkpoint.hpp"
 #include "sae/sae.hpp"
-#include "tests/support/test_support.hpp"
 #include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
+#include "tests/support/test_support.hpp"
 
 // libtorch's glog headers define a one-argument CHECK that aborts; use Catch's again.
 #undef CHECK

@@ -1,22 +1,24 @@
 // The SAE engine: gradients against autograd, the sparse path against the dense path, ground-truth
 // dictionary recovery, exact resume, normalisation folding, the BatchTopK threshold, metrics.
-#include <ATen/CPUGeneratorImpl.h>
-#include <catch2/catch.hpp>
-#include <torch/torch.h>
+#include "sae/sae.hpp"
 
 #include <cmath>
 #include <limits>
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
 #include "core/error.hpp"
 #include "sae/metrics.hpp"
-#include "sae/sae.hpp"
 #include "sae/sae_trainer.hpp"
 #include "sae/sparse_ops.hpp"
 #include "tests/support/catch_torch.hpp"  // after libtorch: Catch2's CHECK, not glog's
 
 // libtorch's glog headers define a one-argument CHECK that aborts; use Catch's again.
 #undef CHECK
-#define CHECK(...) INTERNAL_CATCH_TEST("CHECK", Catch::ResultDisposition::ContinueOnFailure, __VA_ARGS__)
+#define CHECK(...) \
+    INTERNAL_CATCH_TEST("CHECK", Catch::ResultDisposition::ContinueOnFailure, __VA_ARGS__)
 
 using namespace evoscope;
 using namespace evoscope::sae;
@@ -87,15 +89,21 @@ struct Synthetic {
     at::Tensor x;         // [N, d]
 };
 
-Synthetic synthetic(std::int64_t n_true, std::int64_t d, std::int64_t N, std::int64_t active, double noise,
+Synthetic synthetic(std::int64_t n_true,
+                    std::int64_t d,
+                    std::int64_t N,
+                    std::int64_t active,
+                    double noise,
                     std::uint64_t seed) {
     at::Generator gen = at::detail::createCPUGenerator(seed);
     Synthetic s;
     s.features = at::empty({n_true, d}, at::kFloat).normal_(0.0, 1.0, gen);
     s.features = s.features / s.features.norm(2, {1}, true);
-    const auto ids = std::get<1>(at::rand({N, n_true}, gen).sort(1)).slice(1, 0, active);  // distinct per row
+    const auto ids =
+        std::get<1>(at::rand({N, n_true}, gen).sort(1)).slice(1, 0, active);  // distinct per row
     const auto mags = at::empty({N, active}, at::kFloat).uniform_(0.5, 1.5, gen);
-    s.x = (s.features.index_select(0, ids.reshape({-1})).view({N, active, d}) * mags.unsqueeze(2)).sum(1);
+    s.x = (s.features.index_select(0, ids.reshape({-1})).view({N, active, d}) * mags.unsqueeze(2))
+              .sum(1);
     s.x = s.x + at::empty({N, d}, at::kFloat).normal_(0.0, noise, gen);
     return s;
 }
@@ -113,7 +121,8 @@ TEST_CASE("sparse kernels match dense products", "[sae]") {
     at::Tensor dense = at::zeros({6, 50});
     const auto rows = ops::rows_of_entries(row_ptr, 12);
     dense.index_put_({rows, ids}, vals);  // no id repeats within a row
-    CHECK(max_rel(ops::sparse_decode(W, row_ptr, ids, vals, bias), at::addmm(bias, dense, W)) < 1e-6);
+    CHECK(max_rel(ops::sparse_decode(W, row_ptr, ids, vals, bias), at::addmm(bias, dense, W)) <
+          1e-6);
     const auto gd = ops::gather_dot(G, W, row_ptr, ids);
     CHECK(max_rel(gd, (G.mm(W.t())).index({rows, ids})) < 1e-6);
     at::Tensor grad = at::zeros({50, 12});
@@ -125,7 +134,8 @@ TEST_CASE("hand-written SAE gradients match autograd", "[sae]") {
     const auto x = randn({64, 16}, 11);
     for (const Arch arch : {Arch::TopK, Arch::BatchTopK, Arch::ReLU}) {
         for (const bool apply_b_dec : {true, false}) {
-            DYNAMIC_SECTION(arch_name(arch) << (apply_b_dec ? " b_dec subtracted" : " b_dec not subtracted")) {
+            DYNAMIC_SECTION(arch_name(arch)
+                            << (apply_b_dec ? " b_dec subtracted" : " b_dec not subtracted")) {
                 auto c = config(arch, 16, 48, 5);
                 c.apply_b_dec_to_input = apply_b_dec;
                 Sae sae = Sae::init(c, 7, "cpu", 0.5);
@@ -137,7 +147,8 @@ TEST_CASE("hand-written SAE gradients match autograd", "[sae]") {
                 o.l1_coeff = 0.3;
                 const auto ref = autograd_reference(sae, x, o.l1_coeff);
                 for (const auto path : {DecoderPath::Sparse, DecoderPath::Dense}) {
-                    if (arch == Arch::ReLU && path == DecoderPath::Sparse) continue;
+                    if (arch == Arch::ReLU && path == DecoderPath::Sparse)
+                        continue;
                     o.decoder = path;
                     SaeTrainer trainer(sae, o);
                     const auto g = trainer.loss_and_grads(x);
@@ -158,7 +169,8 @@ TEST_CASE("JumpReLU threshold gradient follows the straight-through estimator", 
     auto c = config(Arch::JumpReLU, 1, 1, 0);
     c.apply_b_dec_to_input = false;
     const auto one = at::ones({1, 1});
-    Sae sae = Sae::from_tensors(c, one, one, at::zeros({1}), at::zeros({1}), at::full({1}, 0.5), "cpu");
+    Sae sae =
+        Sae::from_tensors(c, one, one, at::zeros({1}), at::zeros({1}), at::full({1}, 0.5), "cpu");
     SaeTrainOptions o;
     o.bandwidth = 0.1;
     o.l0_coeff = 2.0;
@@ -190,8 +202,8 @@ TEST_CASE("a TopK SAE recovers a known sparse dictionary", "[sae]") {
         trainer.step(data.x.slice(0, r0, r0 + B));
     }
     // Each true feature's best cosine with any decoder row.
-    const auto cos = data.features.mm(sae.params().W_dec.t() /
-                                      sae.params().W_dec.norm(2, {1}).unsqueeze(0));  // [n_true, d_sae]
+    const auto cos = data.features.mm(
+        sae.params().W_dec.t() / sae.params().W_dec.norm(2, {1}).unsqueeze(0));  // [n_true, d_sae]
     const auto best = std::get<0>(cos.max(1));
     const double recovered = (best >= 0.9).to(at::kFloat).mean().item<double>();
     INFO("recovered fraction " << recovered << ", dead " << trainer.dead_fraction());
@@ -209,27 +221,33 @@ TEST_CASE("SAE training resumes bit-identically", "[sae]") {
             o.dead_tokens = 256;
             o.theta_start_step = 2;
             o.unit_norm_decoder = arch != Arch::ReLU;
-            auto batch = [&](std::int64_t s) { return data.x.slice(0, s * 128, (s + 1) * 128); };
+            auto batch = [&](std::int64_t s) {
+                return data.x.slice(0, s * 128, (s + 1) * 128);
+            };
             Sae straight = Sae::init(c, 1, "cpu", 1.0);
             SaeTrainer t1(straight, o);
-            for (std::int64_t s = 0; s < o.total_steps; ++s) t1.step(batch(s));
+            for (std::int64_t s = 0; s < o.total_steps; ++s)
+                t1.step(batch(s));
 
             Sae first = Sae::init(c, 1, "cpu", 1.0);
             SaeTrainer t2(first, o);
-            for (std::int64_t s = 0; s < 5; ++s) t2.step(batch(s));
+            for (std::int64_t s = 0; s < 5; ++s)
+                t2.step(batch(s));
             // "Save": the weights and the trainer state; "load" into fresh objects.
             const auto weights = first.saelens_tensors();
             const auto state = t2.state();
             auto get = [&](const char* n) {
                 for (const auto& [k, v] : weights)
-                    if (k == n) return v;
+                    if (k == n)
+                        return v;
                 return at::Tensor();
             };
-            Sae resumed = Sae::from_tensors(c, get("W_enc"), get("W_dec"), get("b_enc"), get("b_dec"),
-                                            get("threshold"), "cpu");
+            Sae resumed = Sae::from_tensors(
+                c, get("W_enc"), get("W_dec"), get("b_enc"), get("b_dec"), get("threshold"), "cpu");
             SaeTrainer t3(resumed, o);
             t3.load_state(state);
-            for (std::int64_t s = 5; s < o.total_steps; ++s) t3.step(batch(s));
+            for (std::int64_t s = 5; s < o.total_steps; ++s)
+                t3.step(batch(s));
             const auto a = straight.saelens_tensors();
             const auto b = resumed.saelens_tensors();
             REQUIRE(a.size() == b.size());
@@ -327,8 +345,13 @@ TEST_CASE("SAE inputs with the wrong width are rejected", "[sae]") {
     CHECK_THROWS_AS(sae.encode(at::zeros({4, 9})), InputError);
     CHECK_THROWS_WITH(sae.encode(at::zeros({4, 9})), Catch::Contains("[N, 8]"));
     CHECK_THROWS_AS(Sae::init(config(Arch::TopK, 8, 16, 17), 1, "cpu"), InputError);
-    CHECK_THROWS_AS(Sae::from_tensors(config(Arch::TopK, 8, 16, 2), at::zeros({8, 16}), at::zeros({16, 7}),
-                                      at::zeros({16}), at::zeros({8}), at::Tensor(), "cpu"),
+    CHECK_THROWS_AS(Sae::from_tensors(config(Arch::TopK, 8, 16, 2),
+                                      at::zeros({8, 16}),
+                                      at::zeros({16, 7}),
+                                      at::zeros({16}),
+                                      at::zeros({8}),
+                                      at::Tensor(),
+                                      "cpu"),
                     InputError);
     CHECK_THROWS_AS(parse_arch("gated"), InputError);
 }
