@@ -73,7 +73,7 @@ TEST_CASE("CLI: every command has --help on stdout, with defaults from its optio
     }
     // Defaults come from the options structs (captured by CLI11), not from the help text.
     const auto windows = run_evoscope({"windows", "--help"});
-    CHECK(windows.out.find("--window INT:POSITIVE=8192") != std::string::npos);
+    CHECK(windows.out.find("--line-width INT:NONNEGATIVE=60") != std::string::npos);
     CHECK(windows.out.find("=shorter") != std::string::npos);
     const auto train = run_evoscope({"model", "train", "--help"});
     CHECK(train.out.find("--lr FLOAT:POSITIVE=0.0003") != std::string::npos);
