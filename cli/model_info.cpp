@@ -14,8 +14,9 @@ RunFn setup_model_info(CLI::App& command) {
     app->footer(
         "Example:\n"
         "  evoscope model info -m data/models/evoscope-small.safetensors\n"
-        "Output: key<TAB>value lines (file, model_name, n_tensors, n_params, params per dtype,\n"
-        "hidden_size, num_layers, max_seqlen, trained_context and where it comes from). Reads the\n"
+        "Output: key<TAB>value lines (file, model_name, n_tensors, n_elements, elements per\n"
+        "dtype, hidden_size, num_layers, max_seqlen, trained_context and where it comes from). "
+        "Reads the\n"
         "file's header only: no libtorch, no tensor bytes.");
     app->add_option("-m,--model", config->model, "Model weights (.safetensors)")->required();
     app->add_option("-o,--output", config->output, "Output TSV, - for stdout");

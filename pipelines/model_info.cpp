@@ -56,8 +56,8 @@ ModelInfo run_model_info(const ModelInfoOptions& options) {
         std::int64_t n = 1;
         for (const auto d : entry.shape)
             n *= d;
-        info.n_params += n;
-        info.dtype_params[entry.dtype] += n;
+        info.n_elements += n;
+        info.dtype_elements[entry.dtype] += n;
         ++info.n_tensors;
     }
     const auto& meta = reader.metadata();
@@ -98,9 +98,9 @@ ModelInfo run_model_info(const ModelInfoOptions& options) {
     row("file", options.model);
     row("model_name", info.model_name);
     row("n_tensors", info.n_tensors);
-    row("n_params", info.n_params);
-    for (const auto& [dtype, n] : info.dtype_params) {
-        row("params_" + dtype, n);
+    row("n_elements", info.n_elements);
+    for (const auto& [dtype, n] : info.dtype_elements) {
+        row("elements_" + dtype, n);
     }
     row("hidden_size", info.hidden_size);
     row("num_layers", info.num_layers);

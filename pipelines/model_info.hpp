@@ -18,9 +18,11 @@ struct ModelInfoOptions {
 struct ModelInfo {
     std::string model_name;  ///< config model_name, or the file name
     std::int64_t n_tensors = 0;
-    std::int64_t n_params = 0;                         ///< elements over all tensors
-    std::map<std::string, std::int64_t> dtype_params;  ///< elements per dtype code
-    std::int64_t hidden_size = 0;                      ///< 0 when the config does not say
+    /// Elements of every tensor in the file; a model's parameter count can be smaller
+    /// (buffers such as precomputed filters are stored too).
+    std::int64_t n_elements = 0;
+    std::map<std::string, std::int64_t> dtype_elements;  ///< elements per dtype code
+    std::int64_t hidden_size = 0;                        ///< 0 when the config does not say
     std::int64_t num_layers = 0;
     std::int64_t max_seqlen = 0;
     std::int64_t trained_context = 0;    ///< tokens; 0 when nothing records it

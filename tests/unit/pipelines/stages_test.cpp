@@ -139,9 +139,9 @@ TEST_CASE("run_model_info: sizes from the header, trained context from metadata 
     const auto info = pl::run_model_info(o);
     CHECK(info.model_name == "tiny");
     CHECK(info.n_tensors == 2);
-    CHECK(info.n_params == 17);
-    CHECK(info.dtype_params.at("F32") == 12);
-    CHECK(info.dtype_params.at("BF16") == 5);
+    CHECK(info.n_elements == 17);
+    CHECK(info.dtype_elements.at("F32") == 12);
+    CHECK(info.dtype_elements.at("BF16") == 5);
     CHECK(info.hidden_size == 32);
     CHECK(info.num_layers == 4);
     CHECK(info.trained_context == 1025);
