@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -44,6 +45,29 @@ double pearson(const std::array<double, 4>& a, const std::array<double, 4>& b) {
         return 0.0;  // a uniform column correlates with nothing
     }
     return sab / std::sqrt(saa * sbb);
+}
+
+std::string xml_escape(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -402,8 +426,8 @@ std::string logo_svg(const Motif& motif) {
         "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
         width,
         height,
-        motif.id,
-        motif.alt);
+        xml_escape(motif.id),
+        xml_escape(motif.alt));
     // Axis: 0, 1, 2 bits.
     svg += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"black\"/>\n",
                        kLeft - 4,
