@@ -1,6 +1,7 @@
 #include "genomics/motifs.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <random>
@@ -11,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "genomics/fasta_reader.hpp"
+#include "genomics/motif_discovery.hpp"
 #include "genomics/motif_scan.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -311,4 +313,94 @@ TEST_CASE("Motif scan: filtered scan equals the plain scan; q-values are monoton
         total += fast.size();
     }
     CHECK(total > 20);
+}
+
+TEST_CASE("Motif discovery: Tomtom finds a motif itself, in both orientations",
+          "[genomics][motifs][tomtom]") {
+    const auto db = read_motifs(evoscope::test::data_path("motifs/jaspar_vertebrates.pfm")).motifs;
+    const auto& ctcf =
+        *std::find_if(db.begin(), db.end(), [](const Motif& m) { return m.id == "MA0139.1"; });
+    const auto same = tomtom(ctcf, db);
+    REQUIRE(same.size() == db.size());
+    CHECK(db[same[0].target].id == "MA0139.1");
+    CHECK(same[0].offset == 0);
+    CHECK_FALSE(same[0].reverse);
+    CHECK(same[0].overlap == 19);
+    CHECK(same[0].pvalue < 1e-10);
+    CHECK(same[0].evalue == Approx(same[0].pvalue * 205));
+    for (std::size_t i = 1; i < same.size(); ++i) {
+        CHECK(same[i - 1].pvalue <= same[i].pvalue);
+        CHECK(same[i - 1].qvalue <= same[i].qvalue);
+    }
+    // A trimmed reverse complement: found on the '-' orientation at the right offset.
+    auto part = reverse_complement(ctcf);
+    part.matrix.erase(part.matrix.begin(), part.matrix.begin() + 3);  // rc columns 3..18
+    const auto rc = tomtom(part, db);
+    CHECK(db[rc[0].target].id == "MA0139.1");
+    CHECK(rc[0].reverse);
+    CHECK(rc[0].offset == 3);
+    CHECK(rc[0].overlap == 16);
+    const auto line = tomtom_tsv_line(part, db, rc[0]);
+    CHECK_THAT(line, Contains("\tMA0139.1\t3\t"));
+    CHECK(line.back() == '\n');
+    CHECK(line[line.size() - 2] == '-');
+}
+
+TEST_CASE("Motif discovery: OOPS EM realigns shifted occurrences; trimming by information",
+          "[genomics][motifs][em]") {
+    const std::string word = "TGACTCAGGT";  // not a palindrome
+    std::mt19937 rng(5);
+    std::uniform_int_distribution<int> base(0, 3);
+    std::uniform_int_distribution<int> shift(0, 10);
+    std::vector<std::string> seqlets;
+    std::vector<std::size_t> planted_at;
+    for (int s = 0; s < 40; ++s) {
+        std::string x(20, 'A');
+        for (auto& c : x) {
+            c = "ACGT"[base(rng)];
+        }
+        const auto at = static_cast<std::size_t>(shift(rng));
+        x.replace(at, word.size(), word);
+        if (s % 3 == 0) {
+            x = evoscope::test::plain_revcomp(x);  // the occurrence is on the other strand
+        }
+        seqlets.push_back(x);
+        planted_at.push_back(s % 3 == 0 ? 20 - word.size() - at : at);
+    }
+    // Start from the first 10 columns (misaligned); EM recovers the planted word.
+    std::vector<std::string> starts;
+    for (const auto& s : seqlets) {
+        starts.push_back(s.substr(0, 10));
+    }
+    const auto start = count_matrix(starts, "m");
+    OopsOptions o;
+    o.width = 10;
+    const auto r = refine_oops(seqlets, start, {0.25, 0.25, 0.25, 0.25}, o);
+    std::string cons = consensus(r.motif.probabilities());
+    for (auto& c : cons) {
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    CAPTURE(cons, r.iterations);
+    REQUIRE((cons == word || cons == evoscope::test::plain_revcomp(word)));
+    const bool flipped = cons != word;
+    for (std::size_t s = 0; s < seqlets.size(); ++s) {
+        CHECK(r.offsets[s] == planted_at[s]);
+        CHECK(r.reverse[s] == ((s % 3 == 0) != flipped));
+    }
+
+    Motif flanked;
+    flanked.id = "f";
+    flanked.matrix = {{0.25, 0.25, 0.25, 0.25},
+                      {0.9, 0.05, 0.03, 0.02},
+                      {0.3, 0.3, 0.2, 0.2},
+                      {0.02, 0.03, 0.05, 0.9},
+                      {0.25, 0.25, 0.25, 0.25}};
+    const auto ic = information_content(flanked);
+    CHECK(ic[0] == Approx(0.0).margin(1e-12));
+    const auto trimmed = trim_motif(flanked, 0.3);
+    REQUIRE(trimmed.width() == 3);  // the weak middle column stays (inside the motif)
+    CHECK(trimmed.matrix[0][0] == 0.9);
+    const auto svg = logo_svg(trimmed);
+    CHECK(svg.rfind("</svg>\n") == svg.size() - 7);
+    CHECK_THAT(svg, Contains("fill=\"#D62839\">T</text>"));
 }
