@@ -248,7 +248,6 @@ MotifScanner::MotifScanner(const Motif& motif,
 }
 
 void MotifScanner::prepare(Strand1& s, const ScoreMatrix& m) const {
-    s.matrix = &m;
     const auto& ints = m.integer_scores();
     const std::size_t w = m.width();
     std::vector<std::int32_t> range(w);
@@ -340,11 +339,12 @@ std::int64_t MotifScanner::scan(const EncodedSequence& seq,
     const auto& kmers = seq.kmers(fwd_.k);
     const std::int32_t thr = threshold_;
     for (const Strand1* s : {&fwd_, &rev_}) {
-        const auto& ints = s->matrix->integer_scores();
+        const bool reverse = s == &rev_;
+        const ScoreMatrix& matrix = reverse ? reverse_ : forward_;
+        const auto& ints = matrix.integer_scores();
         const std::int32_t* table = s->table.data();
         const std::int32_t first_cut = thr - s->bound[0];
         const std::size_t n_rest = s->rest.size();
-        const bool reverse = s == &rev_;
         for (std::size_t i = 0; i + w <= n; ++i) {
             const std::int32_t code = kmers[i + s->k_off];
             if (code < 0) {
@@ -369,7 +369,7 @@ std::int64_t MotifScanner::scan(const EncodedSequence& seq,
             }
             if (ok && score >= thr) {
                 hits.push_back(
-                    make_hit(*s->matrix, seq, i, score, reverse, contig, offset, motif_index));
+                    make_hit(matrix, seq, i, score, reverse, contig, offset, motif_index));
             }
         }
     }

@@ -170,7 +170,7 @@ public:
 
 private:
     struct Strand1 {
-        const ScoreMatrix* matrix = nullptr;
+        // (No pointer to forward_/reverse_ here: scanners are moved around in vectors.)
         std::size_t k = 0;                ///< table columns
         std::size_t k_off = 0;            ///< first table column
         std::vector<std::int32_t> table;  ///< 4^k partial scores

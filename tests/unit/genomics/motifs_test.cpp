@@ -285,8 +285,13 @@ TEST_CASE("Motif scan: filtered scan equals the plain scan; q-values are monoton
     const auto file = read_motifs(evoscope::test::data_path("motifs/jaspar_vertebrates.pfm"));
     const EncodedSequence enc(seq);
     std::size_t total = 0;
+    // Scanners live in a vector that reallocates as it grows (they must survive moves).
+    std::vector<MotifScanner> scanners;
     for (std::size_t i = 0; i < file.motifs.size(); i += 9) {
-        const MotifScanner scanner(file.motifs[i], bg, 1e-3);
+        scanners.emplace_back(file.motifs[i], bg, 1e-3);
+    }
+    for (std::size_t i = 0; i < file.motifs.size(); i += 9) {
+        const MotifScanner& scanner = scanners[i / 9];
         std::vector<MotifHit> fast, plain;
         const auto n1 = scanner.scan(enc, "x", 100, i, fast);
         const auto n2 = scanner.scan_plain(enc, "x", 100, i, plain);
