@@ -52,3 +52,31 @@ TEST_CASE("Motif concepts: hits become stranded intervals grouped per motif",
     std::vector<g::MotifHit> bad = {hit(5, 0, g::Strand::Forward, 0.1)};
     CHECK_THROWS_AS(motif_hit_intervals(motifs, bad, 1e-4), evoscope::InternalError);
 }
+
+TEST_CASE("Motif concepts: add_motif_concepts puts each hit on its strand as one element",
+          "[annotate][motif_concepts]") {
+    std::vector<g::Motif> motifs(2);
+    motifs[0].id = "MA0004.1";
+    motifs[1].id = "MA0009.1";
+    ConceptSet set;
+    set.contigs = {{"chr1", 1000}};
+    const std::vector<g::MotifHit> hits = {hit(1, 100, g::Strand::Forward, 1e-5),
+                                           hit(0, 40, g::Strand::Reverse, 2e-6),
+                                           hit(1, 103, g::Strand::Forward, 3e-5)};
+    CHECK(add_motif_concepts(set, motifs, hits, 1e-4) == 2);
+    const auto a = set.concept_index("motif:MA0004.1");
+    const auto b = set.concept_index("motif:MA0009.1");
+    REQUIRE(a >= 0);
+    REQUIRE(b >= 0);
+    const auto& ca = set.concepts[static_cast<std::size_t>(a)];
+    CHECK(ca.category == "motif");
+    CHECK(ca.positive[1][0] == std::vector<Span>{{40, 46}});
+    CHECK(ca.positive[0][0].empty());
+    REQUIRE(ca.elements.size() == 1);
+    CHECK(ca.elements[0].strand == 1);
+    CHECK(ca.elements[0].label == "MA0004.1 CACGTG p=2e-06");
+    const auto& cb = set.concepts[static_cast<std::size_t>(b)];
+    CHECK(cb.positive[0][0] == std::vector<Span>{{100, 109}});  // overlapping hits merge
+    CHECK(cb.elements.size() == 2);
+    CHECK(cb.n_positive() == 9);
+}
