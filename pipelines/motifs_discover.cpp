@@ -17,8 +17,8 @@ namespace evoscope::pipelines {
 
 MotifsDiscoverResult run_motifs_discover(const MotifsDiscoverOptions& options) {
     EVOSCOPE_CHECK_USAGE(options.feature >= 0, "--feature is required (a feature id >= 0)");
-    EVOSCOPE_CHECK_USAGE(options.width >= 4 && options.width <= 100,
-                         "--width must be in [4, 100], got {}",
+    EVOSCOPE_CHECK_USAGE(options.width >= 4 && options.width <= 40,
+                         "--width must be in [4, 40], got {}",
                          options.width);
     EVOSCOPE_CHECK_USAGE(options.slack >= 0, "--slack must be >= 0");
     EVOSCOPE_CHECK_USAGE(options.n_peaks >= 2, "--n-peaks must be >= 2");

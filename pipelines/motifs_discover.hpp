@@ -27,9 +27,11 @@ struct MotifsDiscoverOptions {
     std::string fasta;          ///< the reference the store was encoded from
     std::string motifs;         ///< database to compare with (optional: no tomtom.tsv without)
     std::string output_dir;
-    std::int64_t n_peaks = 500;    ///< at most this many peaks
-    double min_fraction = 0.5;     ///< peaks at >= this fraction of the feature's maximum
-    std::int64_t width = 20;       ///< seqlet and starting motif width, bp
+    std::int64_t n_peaks = 500;  ///< at most this many peaks
+    double min_fraction = 0.5;   ///< peaks at >= this fraction of the feature's maximum
+    /// Seqlet and starting motif width, bp (4..40: the comparison null costs about width^3 / 6
+    /// convolutions of 201-bin histograms).
+    std::int64_t width = 20;
     std::int64_t slack = 5;        ///< extra bp each side for EM to shift the motif
     int em_iterations = 20;        ///< OOPS EM iterations at most
     double min_ic = 0.3;           ///< trim flanks below this information content (bits)
