@@ -25,7 +25,7 @@ struct MotifsDiscoverOptions {
     std::string features;       ///< feature store folder (sae encode)
     std::int64_t feature = -1;  ///< feature id
     std::string fasta;          ///< the reference the store was encoded from
-    std::string motifs;         ///< database to compare with (optional: no tomtom.tsv without)
+    std::string motifs;  ///< database to compare with (optional; without, tomtom.tsv is a header)
     std::string output_dir;
     std::int64_t n_peaks = 500;  ///< at most this many peaks
     double min_fraction = 0.5;   ///< peaks at >= this fraction of the feature's maximum
