@@ -44,15 +44,16 @@ void read_bed(LineSource& lines, ReadContext& context) {
         if (text.empty() || text.front() == '#')
             continue;
         // Tab-separated when there is a tab (names may hold spaces), else whitespace.
-        const auto fields = line.find('\t') != std::string::npos ? split(text, '\t')
-                                                                 : split_whitespace(text);
+        const auto fields =
+            line.find('\t') != std::string::npos ? split(text, '\t') : split_whitespace(text);
         if (fields.front() == "track" || fields.front() == "browser")
             continue;
         try {
             if (fields.size() < 3) {
-                context.fail(line_no,
-                             fmt::format("expected at least 3 columns (contig, begin, end), found {}",
-                                         fields.size()));
+                context.fail(
+                    line_no,
+                    fmt::format("expected at least 3 columns (contig, begin, end), found {}",
+                                fields.size()));
             }
             auto number = [&](std::string_view field, std::string_view what) {
                 try {

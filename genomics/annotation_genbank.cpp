@@ -159,7 +159,7 @@ bool is_rna_key(std::string_view key) {
 /// A converted feature and what linking needs.
 struct Converted {
     AnnotationFeature feature;
-    std::string tag;  // /locus_tag, else /gene
+    std::string tag;                 // /locus_tag, else /gene
     std::vector<FeaturePart> exons;  // RNA: its segments (synthesised exon children)
 };
 
@@ -229,8 +229,11 @@ void read_genbank(LineSource& lines, ReadContext& context) {
             }
         }
         if (bases.empty()) {
-            EVOSCOPE_LOG_DEBUG(
-                "{}:{}: skipping {} at a site between bases ({})", context.where, raw.line, raw.key, loc);
+            EVOSCOPE_LOG_DEBUG("{}:{}: skipping {} at a site between bases ({})",
+                               context.where,
+                               raw.line,
+                               raw.key,
+                               loc);
             return;
         }
         for (const auto& s : bases)
@@ -349,7 +352,7 @@ void read_genbank(LineSource& lines, ReadContext& context) {
         if (info == nullptr && !locus.empty()) {
             const std::size_t before = context.out.n_unknown_contig;
             info = context.contig(locus, locus_line);  // throws unless skip_unknown_contigs
-            context.out.n_unknown_contig = before;      // counted per feature below
+            context.out.n_unknown_contig = before;     // counted per feature below
             unknown = true;
         }
 
@@ -362,8 +365,8 @@ void read_genbank(LineSource& lines, ReadContext& context) {
                 break;
             }
             const std::size_t line_no = lines.line_no();
-            const bool key_line = line.size() > 5 && line.compare(0, 5, "     ") == 0 &&
-                                  line[5] != ' ';
+            const bool key_line =
+                line.size() > 5 && line.compare(0, 5, "     ") == 0 && line[5] != ' ';
             if (key_line) {
                 const auto words = split_whitespace(line);
                 RawFeature raw;
@@ -422,7 +425,8 @@ void read_genbank(LineSource& lines, ReadContext& context) {
         for (auto& raw : raws) {
             try {
                 if (raw.open_quote)
-                    context.fail(raw.line, fmt::format("unterminated quote in {} qualifiers", raw.key));
+                    context.fail(raw.line,
+                                 fmt::format("unterminated quote in {} qualifiers", raw.key));
                 if (unknown && info == nullptr) {
                     if (raw.key != "source")
                         ++context.out.n_unknown_contig;
@@ -453,18 +457,18 @@ void read_genbank(LineSource& lines, ReadContext& context) {
             }
         } else if (is_rna_key(f.type)) {
             qualifier_id = f.attribute("transcript_id");
-            f.id = ids.make(qualifier_id != nullptr
-                                ? *qualifier_id
-                                : fmt::format("{}:{}", f.type, c.tag.empty() ? std::to_string(f.line)
-                                                                             : c.tag));
+            f.id = ids.make(
+                qualifier_id != nullptr
+                    ? *qualifier_id
+                    : fmt::format("{}:{}", f.type, c.tag.empty() ? std::to_string(f.line) : c.tag));
             if (!c.tag.empty())
                 rnas_of_tag[c.tag].push_back(i);
         } else if (f.type == "CDS") {
             qualifier_id = f.attribute("protein_id");
-            f.id = ids.make(qualifier_id != nullptr
-                                ? *qualifier_id
-                                : fmt::format("CDS:{}", c.tag.empty() ? std::to_string(f.line)
-                                                                      : c.tag));
+            f.id = ids.make(
+                qualifier_id != nullptr
+                    ? *qualifier_id
+                    : fmt::format("CDS:{}", c.tag.empty() ? std::to_string(f.line) : c.tag));
         }
     }
     auto contains = [](const AnnotationFeature& outer, const AnnotationFeature& inner) {
@@ -496,11 +500,13 @@ void read_genbank(LineSource& lines, ReadContext& context) {
                 if (f.type == "CDS") {
                     if (rna.feature.type != "mRNA")
                         continue;
-                    const bool inside = std::all_of(f.parts.begin(), f.parts.end(), [&](const auto& p) {
-                        return std::any_of(rna.exons.begin(), rna.exons.end(), [&](const auto& e) {
-                            return e.begin <= p.begin && p.end <= e.end;
+                    const bool inside =
+                        std::all_of(f.parts.begin(), f.parts.end(), [&](const auto& p) {
+                            return std::any_of(
+                                rna.exons.begin(), rna.exons.end(), [&](const auto& e) {
+                                    return e.begin <= p.begin && p.end <= e.end;
+                                });
                         });
-                    });
                     if (!inside)
                         continue;
                     if (claimed.count(r) != 0) {

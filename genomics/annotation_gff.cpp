@@ -46,13 +46,15 @@ GffColumns parse_columns(std::string_view line,
                          std::string_view format) {
     const auto fields = split(line, '\t');
     if (fields.size() != 9) {
-        context.fail(line_no,
-                     fmt::format("expected 9 tab-separated columns in a {} line, found {}",
-                                 format,
-                                 fields.size()));
+        context.fail(
+            line_no,
+            fmt::format(
+                "expected 9 tab-separated columns in a {} line, found {}", format, fields.size()));
     }
     GffColumns c;
-    auto text = [&](std::string_view s) { return decode ? percent_decode(s) : std::string(s); };
+    auto text = [&](std::string_view s) {
+        return decode ? percent_decode(s) : std::string(s);
+    };
     auto coordinate = [&](std::string_view s, std::string_view which) {
         std::int64_t v = 0;
         try {
@@ -61,8 +63,9 @@ GffColumns parse_columns(std::string_view line,
             context.fail(line_no, fmt::format("invalid {} '{}'", which, s));
         }
         if (v < 1) {
-            context.fail(line_no,
-                         fmt::format("{} {} is not a position (coordinates are 1-based)", which, v));
+            context.fail(
+                line_no,
+                fmt::format("{} {} is not a position (coordinates are 1-based)", which, v));
         }
         return v;
     };
@@ -144,8 +147,8 @@ void read_gff3(LineSource& lines, ReadContext& context) {
                     try {
                         const std::int64_t last = parse_int64(words[3], "end");
                         const std::string name = percent_decode(words[1]);
-                        context.out.sequence_regions[context.contigs.resolve(name).value_or(
-                            name)] = last;
+                        context.out.sequence_regions[context.contigs.resolve(name).value_or(name)] =
+                            last;
                     } catch (const InputError&) {
                         try {
                             context.fail(line_no, "invalid ##sequence-region directive");
@@ -328,9 +331,9 @@ std::vector<std::pair<std::string, std::string>> parse_gtf_attributes(std::strin
                 ++i;
             value = std::string(trim(text.substr(value_begin, i - value_begin)));
             if (value.empty()) {
-                context.fail(line_no,
-                             fmt::format("attribute '{}' has no value (expected key \"value\";)",
-                                         key));
+                context.fail(
+                    line_no,
+                    fmt::format("attribute '{}' has no value (expected key \"value\";)", key));
             }
         }
         skip_space();

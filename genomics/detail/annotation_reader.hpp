@@ -26,6 +26,7 @@ public:
     bool next(std::string& line);
     /// The next call to next() returns `line` again (line_no() steps back by one).
     void unget(std::string line);
+
     /// 1-based number of the line last returned.
     std::size_t line_no() const { return line_no_; }
 

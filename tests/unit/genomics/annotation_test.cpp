@@ -49,10 +49,8 @@ ContigSet mini_contigs() {
 
 /// A feature reduced to what every format must agree on: type, contig, strand and the parts
 /// (0-based begin, end, phase).
-using Shape = std::tuple<std::string,
-                         std::string,
-                         char,
-                         std::vector<std::tuple<std::int64_t, std::int64_t, int>>>;
+using Shape = std::
+    tuple<std::string, std::string, char, std::vector<std::tuple<std::int64_t, std::int64_t, int>>>;
 
 Shape shape(const AnnotationFeature& f) {
     std::vector<std::tuple<std::int64_t, std::int64_t, int>> parts;
@@ -145,7 +143,8 @@ ContigSet two_contigs() {
 
 // --- real files -------------------------------------------------------------------------------
 
-TEST_CASE("C. trachomatis GFF3: the README's counts, and an independent count", "[genomics][annotation]") {
+TEST_CASE("C. trachomatis GFF3: the README's counts, and an independent count",
+          "[genomics][annotation]") {
     const auto path = data_path("genomes/ctrachomatis.gff3");
     const Annotation a = read_annotation(path, fai_contigs("genomes/ctrachomatis.fa"));
     CHECK(a.format == AnnotationFormat::Gff3);
@@ -227,8 +226,10 @@ TEST_CASE("E. coli 536 predicted GFF3: prodigal, aragorn and barrnap counts",
 TEST_CASE("The chloroplast GenBank file gives the same records as the GFF3 made from it",
           "[genomics][annotation][genbank]") {
     const ContigSet contigs = fai_contigs("genomes/athaliana_chloroplast.fa");
-    const Annotation gff = read_annotation(data_path("genomes/athaliana_chloroplast.gff3"), contigs);
-    const Annotation gb = read_annotation(data_path("genomes/athaliana_chloroplast.gb.gz"), contigs);
+    const Annotation gff =
+        read_annotation(data_path("genomes/athaliana_chloroplast.gff3"), contigs);
+    const Annotation gb =
+        read_annotation(data_path("genomes/athaliana_chloroplast.gb.gz"), contigs);
     CHECK(gb.format == AnnotationFormat::GenBank);
     CHECK(gb.count("CDS") == 85);
     CHECK(gb.count("tRNA") == 37);
@@ -305,8 +306,8 @@ TEST_CASE("A real Ensembl-style GTF (Aedes aegypti, GenomicFeatures extdata)",
 }
 
 TEST_CASE("The GTF2.2 specification's example (Twinscan)", "[genomics][annotation][gtf]") {
-    const Annotation a = read_annotation(fixture_path("annotation/gtf22_twinscan.gtf"),
-                                         ContigSet({{"381", 2000}}));
+    const Annotation a =
+        read_annotation(fixture_path("annotation/gtf22_twinscan.gtf"), ContigSet({{"381", 2000}}));
     const auto gene = a.find("381.000");
     const auto tx = a.find("381.000.1");
     const auto cds = a.find("CDS:381.000.1");
@@ -354,8 +355,7 @@ TEST_CASE("One annotation in GFF3, GTF, BED12 and GenBank reads to the same reco
     // The minus-strand CDS: 5' part 461..491 phase 0, 3' part 371..420 phase 2 (stop included).
     const auto cds_b = gff.find("cdsB");
     REQUIRE(cds_b);
-    CHECK(shape(gff.features[*cds_b]) ==
-          Shape{"CDS", "chrT", '-', {{370, 420, 2}, {460, 491, 0}}});
+    CHECK(shape(gff.features[*cds_b]) == Shape{"CDS", "chrT", '-', {{370, 420, 2}, {460, 491, 0}}});
 
     const auto links = parent_links(gff, "CDS");
     CHECK(parent_links(gtf, "CDS") == links);
@@ -380,9 +380,8 @@ TEST_CASE("One annotation in GFF3, GTF, BED12 and GenBank reads to the same reco
     CHECK(*gb.features[*gb_cds].attribute("translation") ==
           "MVGEIVNHFTEDTKFLLIQDLTSGVLRYIEARSCSSPSSIALSRGTSAN");
     CHECK(gb.features[*gb_cds].parents == std::vector<std::string>{"txA"});
-    const auto trna = std::find_if(gb.features.begin(), gb.features.end(), [](const auto& f) {
-        return f.type == "tRNA";
-    });
+    const auto trna = std::find_if(
+        gb.features.begin(), gb.features.end(), [](const auto& f) { return f.type == "tRNA"; });
     REQUIRE(trna->attribute("pseudo") != nullptr);
     CHECK(trna->attribute("pseudo")->empty());
     CHECK(*gff.features[*gff.find("cdsA")].attribute("product") == "protein alpha; a test protein");
@@ -446,18 +445,21 @@ TEST_CASE("GFF3: features past the end wrap around circular contigs",
     CHECK(c2.parts[0].end == 4);
     CHECK(c2.parts[1].phase == 2);  // 4 bases: one codon + 1, so 2 bases to skip
     // Without Is_circular it is an error at that line.
-    CHECK_THROWS_WITH(read_text(dir, "d.gff3", "chr2\t.\tCDS\t491\t510\t.\t+\t1\tID=c1\n", two_contigs()),
-                      Contains("d.gff3:1:") && Contains("beyond the end of contig 'chr2'"));
+    CHECK_THROWS_WITH(
+        read_text(dir, "d.gff3", "chr2\t.\tCDS\t491\t510\t.\t+\t1\tID=c1\n", two_contigs()),
+        Contains("d.gff3:1:") && Contains("beyond the end of contig 'chr2'"));
 }
 
 TEST_CASE("GFF3: malformed lines are FormatErrors at their line; lenient skips and counts",
           "[genomics][annotation][gff3]") {
     TempDir dir;
     const std::string good = "##gff-version 3\nchr1\t.\tgene\t1\t10\t.\t+\t.\tID=g\n";
+
     struct Case {
         std::string line;
         std::string message;
     };
+
     const std::vector<Case> cases = {
         {"chr1\t.\tgene\tx\t10\t.\t+\t.\tID=a", "invalid start 'x'"},
         {"chr1\t.\tgene\t0\t10\t.\t+\t.\tID=a", "1-based"},
@@ -526,18 +528,17 @@ TEST_CASE("GTF: stop codons split across exons are merged into the CDS on both s
     const std::string m = "gene_id \"g2\"; transcript_id \"t2\";";
     // + strand: CDS 11..100 and 201..209 (99 bases), stop codon 210..211 + 301 (split).
     // - strand: CDS 602..700 (99 bases), stop codon 600..601 + 500 (split across an intron).
-    const std::string text =
-        "chr1\tt\texon\t1\t211\t.\t+\t.\t" + p + "\n" +  //
-        "chr1\tt\tCDS\t11\t100\t.\t+\t0\t" + p + "\n" +  //
-        "chr1\tt\tCDS\t201\t209\t.\t+\t0\t" + p + "\n" + //
-        "chr1\tt\tstop_codon\t210\t211\t.\t+\t0\t" + p + "\n" +
-        "chr1\tt\texon\t301\t320\t.\t+\t.\t" + p + "\n" +  //
-        "chr1\tt\tstop_codon\t301\t301\t.\t+\t1\t" + p + "\n" +
-        "chr1\tt\texon\t450\t500\t.\t-\t.\t" + m + "\n" +  //
-        "chr1\tt\tstop_codon\t500\t500\t.\t-\t2\t" + m + "\n" +
-        "chr1\tt\texon\t599\t720\t.\t-\t.\t" + m + "\n" +  //
-        "chr1\tt\tCDS\t602\t700\t.\t-\t0\t" + m + "\n" +  //
-        "chr1\tt\tstop_codon\t600\t601\t.\t-\t0\t" + m + "\n";
+    const std::string text = "chr1\tt\texon\t1\t211\t.\t+\t.\t" + p + "\n" +   //
+                             "chr1\tt\tCDS\t11\t100\t.\t+\t0\t" + p + "\n" +   //
+                             "chr1\tt\tCDS\t201\t209\t.\t+\t0\t" + p + "\n" +  //
+                             "chr1\tt\tstop_codon\t210\t211\t.\t+\t0\t" + p + "\n" +
+                             "chr1\tt\texon\t301\t320\t.\t+\t.\t" + p + "\n" +  //
+                             "chr1\tt\tstop_codon\t301\t301\t.\t+\t1\t" + p + "\n" +
+                             "chr1\tt\texon\t450\t500\t.\t-\t.\t" + m + "\n" +  //
+                             "chr1\tt\tstop_codon\t500\t500\t.\t-\t2\t" + m + "\n" +
+                             "chr1\tt\texon\t599\t720\t.\t-\t.\t" + m + "\n" +  //
+                             "chr1\tt\tCDS\t602\t700\t.\t-\t0\t" + m + "\n" +   //
+                             "chr1\tt\tstop_codon\t600\t601\t.\t-\t0\t" + m + "\n";
     const Annotation a = read_text(dir, "s.gtf", text, two_contigs());
     const auto& c1 = a.features[*a.find("CDS:t1")];
     REQUIRE(c1.parts.size() == 3);
@@ -601,7 +602,8 @@ TEST_CASE("GTF: explicit gene/transcript lines (Ensembl) and malformed lines",
     write_file(dir / "bad.gtf", ok + "chr1\tt\texon\t1\t10\t.\t+\t.\tgene_id \"g; transcript_id\n");
     CHECK_THROWS_WITH(read_annotation(dir / "bad.gtf", two_contigs()),
                       Contains("bad.gtf:2: unterminated quote"));
-    write_file(dir / "bad.gtf", ok + "chr1\tt\texon\t1\t10\t.\t-\t.\tgene_id \"g\"; transcript_id \"t\";\n");
+    write_file(dir / "bad.gtf",
+               ok + "chr1\tt\texon\t1\t10\t.\t-\t.\tgene_id \"g\"; transcript_id \"t\";\n");
     CHECK_THROWS_WITH(read_annotation(dir / "bad.gtf", two_contigs()),
                       Contains("bad.gtf:2: gene 'g' is on chr1 (+) at line 1"));
 }
@@ -668,14 +670,13 @@ TEST_CASE("BED3-BED6 give one feature per line; BED12 errors name the line",
 TEST_CASE("GenBank: locations, several records, contig by VERSION/ACCESSION/LOCUS",
           "[genomics][annotation][genbank]") {
     TempDir dir;
-    auto record = [](const std::string& locus,
-                     const std::string& accession,
-                     const std::string& features) {
-        return "LOCUS       " + locus + "   1000 bp    DNA     circular BCT 01-JAN-2000\n" +
-               "ACCESSION   " + accession + "\nVERSION     " + accession + ".1\n" +
-               "FEATURES             Location/Qualifiers\n" + features +
-               "ORIGIN\n        1 acgt\n//\n";
-    };
+    auto record =
+        [](const std::string& locus, const std::string& accession, const std::string& features) {
+            return "LOCUS       " + locus + "   1000 bp    DNA     circular BCT 01-JAN-2000\n" +
+                   "ACCESSION   " + accession + "\nVERSION     " + accession + ".1\n" +
+                   "FEATURES             Location/Qualifiers\n" + features +
+                   "ORIGIN\n        1 acgt\n//\n";
+        };
     const std::string f1 =
         "     gene            <1..>50\n"
         "                     /locus_tag=\"T1\"\n"
@@ -692,11 +693,11 @@ TEST_CASE("GenBank: locations, several records, contig by VERSION/ACCESSION/LOCU
     const std::string f2 = "     rRNA            1..30\n                     /gene=\"rrs\"\n";
     // Record 1 is known by its VERSION, record 2 by its ACCESSION only, record 3 by LOCUS.
     const ContigSet contigs({{"NZ_A.1", 1000}, {"NZ_B", 500}, {"locus3", 40}});
-    const Annotation a = read_text(dir,
-                                   "m.gbk",
-                                   record("locus1", "NZ_A", f1) + record("locus2", "NZ_B", f2) +
-                                       record("locus3", "NZ_C", f2),
-                                   contigs);
+    const Annotation a = read_text(
+        dir,
+        "m.gbk",
+        record("locus1", "NZ_A", f1) + record("locus2", "NZ_B", f2) + record("locus3", "NZ_C", f2),
+        contigs);
     REQUIRE(a.count("CDS") == 3);
     const auto& partial = a.features[*a.find("CDS:T1")];
     CHECK(partial.contig == "NZ_A.1");
@@ -732,15 +733,15 @@ TEST_CASE("GenBank: locations, several records, contig by VERSION/ACCESSION/LOCU
     CHECK_THROWS_AS(read_text(dir, "u.gb", unknown, contigs), InputError);
     AnnotationOptions skip;
     skip.skip_unknown_contigs = true;
-    const Annotation s = read_text(dir, "u.gb", unknown + record("locus2", "NZ_B", f2), contigs, skip);
+    const Annotation s =
+        read_text(dir, "u.gb", unknown + record("locus2", "NZ_B", f2), contigs, skip);
     CHECK(s.n_unknown_contig == 1);
     CHECK(s.count("rRNA") == 1);
 
     // Broken locations are FormatErrors at the feature's line.
     for (const std::string loc : {"join(1..10", "10..5", "1..x", "J00194.1:100..202", "5^9"}) {
         INFO(loc);
-        write_file(dir / "bad.gb",
-                   record("locus1", "NZ_A", "     CDS             " + loc + "\n"));
+        write_file(dir / "bad.gb", record("locus1", "NZ_A", "     CDS             " + loc + "\n"));
         CHECK_THROWS_AS(read_annotation(dir / "bad.gb", contigs), FormatError);
         CHECK_THROWS_WITH(read_annotation(dir / "bad.gb", contigs), Contains("bad.gb:5: "));
     }
@@ -777,7 +778,8 @@ TEST_CASE("Annotation input: gzip/bgzip, content sniffing, format names, stdin",
     // Unknown extensions: the content decides.
     for (const std::string name : {"mini.gff3", "mini.gtf", "mini.bed", "mini.gb"}) {
         INFO(name);
-        write_file(dir / (name + ".txt"), evoscope::test::read_file(fixture_path("annotation/" + name)));
+        write_file(dir / (name + ".txt"),
+                   evoscope::test::read_file(fixture_path("annotation/" + name)));
         const Annotation by_ext = read_annotation(fixture_path("annotation/" + name), contigs);
         const Annotation sniffed = read_annotation(dir / (name + ".txt"), contigs);
         CHECK(sniffed.format == by_ext.format);
