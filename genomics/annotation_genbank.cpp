@@ -113,8 +113,7 @@ private:
         }
         if (s.first < 1)
             error("positions are 1-based");
-        if (!s.site && s.first > s.last)
-            error(fmt::format("start {} is after end {}", s.first, s.last));
+        // first > last is left to the caller: it spans the origin of a circular sequence.
         return s;
     }
 
@@ -196,6 +195,7 @@ void read_genbank(LineSource& lines, ReadContext& context) {
     std::string accession;
     std::string version;
     std::size_t locus_line = 0;
+    bool circular = false;  // LOCUS topology
 
     // Converts one raw feature of the record on `info`.
     auto convert = [&](RawFeature& raw, const ContigInfo& info) {
@@ -223,6 +223,31 @@ void read_genbank(LineSource& lines, ReadContext& context) {
                                              s.first,
                                              s.last,
                                              raw.key));
+                }
+            } else if (s.first > s.last) {
+                // "6801..100" on a circular record spans the origin (as NCBI and plasmid
+                // editors write it): first..length then 1..last, 5'->3'.
+                if (!circular) {
+                    context.fail(raw.line,
+                                 fmt::format("start {} is after end {} in the location of {} on "
+                                             "a linear sequence",
+                                             s.first,
+                                             s.last,
+                                             raw.key));
+                }
+                context.check_end(info, s.first, raw.line);
+                Segment head = s;
+                Segment tail = s;
+                head.last = info.length;
+                head.partial_high = false;
+                tail.first = 1;
+                tail.partial_low = false;
+                if (s.reverse) {
+                    bases.push_back(tail);
+                    bases.push_back(head);
+                } else {
+                    bases.push_back(head);
+                    bases.push_back(tail);
                 }
             } else {
                 bases.push_back(s);
@@ -313,6 +338,7 @@ void read_genbank(LineSource& lines, ReadContext& context) {
         if (starts_with(line, "LOCUS")) {
             const auto words = split_whitespace(line);
             locus = words.size() >= 2 ? std::string(words[1]) : std::string();
+            circular = std::find(words.begin(), words.end(), "circular") != words.end();
             accession.clear();
             version.clear();
             locus_line = lines.line_no();

@@ -689,7 +689,9 @@ TEST_CASE("GenBank: locations, several records, contig by VERSION/ACCESSION/LOCU
         "     misc_feature    order(300..310,320)\n"
         "                     /note=\"unquoted is fine\"\n"
         "     CDS             join(990..1000,1..10)\n"
-        "                     /gene=\"wrap\"\n";
+        "                     /gene=\"wrap\"\n"
+        "     misc_feature    complement(995..5)\n"
+        "                     /note=\"spans the origin\"\n";
     const std::string f2 = "     rRNA            1..30\n                     /gene=\"rrs\"\n";
     // Record 1 is known by its VERSION, record 2 by its ACCESSION only, record 3 by LOCUS.
     const ContigSet contigs({{"NZ_A.1", 1000}, {"NZ_B", 500}, {"locus3", 40}});
@@ -715,6 +717,12 @@ TEST_CASE("GenBank: locations, several records, contig by VERSION/ACCESSION/LOCU
     CHECK(wrap.parts[0].begin == 0);
     CHECK(wrap.parts[1].end == 1000);
     CHECK(wrap.parts[0].phase == 1);  // after 11 bases of 990..1000
+    // complement(995..5) on the circular record: 995..1000 and 1..5, minus strand.
+    const auto origin = std::find_if(a.features.begin(), a.features.end(), [](const auto& f) {
+        return f.attribute("note") != nullptr && *f.attribute("note") == "spans the origin";
+    });
+    REQUIRE(origin != a.features.end());
+    CHECK(shape(*origin) == Shape{"misc_feature", "NZ_A.1", '-', {{0, 5, -1}, {994, 1000, -1}}});
     const auto misc = std::find_if(a.features.begin(), a.features.end(), [](const auto& f) {
         return f.type == "misc_feature";
     });
@@ -741,7 +749,9 @@ TEST_CASE("GenBank: locations, several records, contig by VERSION/ACCESSION/LOCU
     // Broken locations are FormatErrors at the feature's line.
     for (const std::string loc : {"join(1..10", "10..5", "1..x", "J00194.1:100..202", "5^9"}) {
         INFO(loc);
-        write_file(dir / "bad.gb", record("locus1", "NZ_A", "     CDS             " + loc + "\n"));
+        std::string text = record("locus1", "NZ_A", "     CDS             " + loc + "\n");
+        text.replace(text.find("circular"), 8, "linear  ");  // 10..5 is an error only there
+        write_file(dir / "bad.gb", text);
         CHECK_THROWS_AS(read_annotation(dir / "bad.gb", contigs), FormatError);
         CHECK_THROWS_WITH(read_annotation(dir / "bad.gb", contigs), Contains("bad.gb:5: "));
     }
