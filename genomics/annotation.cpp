@@ -277,8 +277,8 @@ std::string lower_extension(const std::filesystem::path& path) {
 
 AnnotationFormat format_from_extension(const std::filesystem::path& path) {
     const std::string ext = lower_extension(path);
-    if (ext == ".gff3" || ext == ".gff")
-        return AnnotationFormat::Gff3;
+    if (ext == ".gff3")
+        return AnnotationFormat::Gff3;  // ".gff" may be GFF3 or GTF/GFF2: the content decides
     if (ext == ".gtf")
         return AnnotationFormat::Gtf;
     if (ext == ".bed")

@@ -420,6 +420,23 @@ TEST_CASE("GFF3: multi-parent exons, forward references, ##FASTA, percent-decodi
     CHECK(a.features[0].parts[0].line == 2);
 }
 
+TEST_CASE("Real-world leniencies: CDS without phase, trailing tab, GTF named .gff",
+          "[genomics][annotation]") {
+    TempDir dir;
+    const Annotation a =
+        read_text(dir, "nophase.gff3", "chr1\t.\tCDS\t1\t30\t.\t+\t.\tID=c\n", two_contigs());
+    REQUIRE(a.features.size() == 1);
+    CHECK(a.features[0].parts[0].phase == -1);
+    const Annotation g = read_text(dir,
+                                   "ensembl.gff",
+                                   "chr1\tt\texon\t1\t10\t.\t+\t.\tgene_id \"g\"; "
+                                   "transcript_id \"t\";\t\n",
+                                   two_contigs());
+    CHECK(g.format == AnnotationFormat::Gtf);
+    CHECK(g.count("exon") == 1);
+    CHECK(g.count("transcript") == 1);
+}
+
 TEST_CASE("GFF3: features past the end wrap around circular contigs",
           "[genomics][annotation][gff3]") {
     TempDir dir;
@@ -466,7 +483,6 @@ TEST_CASE("GFF3: malformed lines are FormatErrors at their line; lenient skips a
         {"chr1\t.\tgene\t20\t10\t.\t+\t.\tID=a", "start 20 is after end 10"},
         {"chr1\t.\tgene\t1\t10\t.\t*\t.\tID=a", "invalid strand '*'"},
         {"chr1\t.\tCDS\t1\t10\t.\t+\t3\tID=a", "invalid phase '3'"},
-        {"chr1\t.\tCDS\t1\t10\t.\t+\t.\tID=a", "CDS without a phase"},
         {"chr1\t.\tgene\t1\t10\t.\t+\t.", "expected 9 tab-separated columns"},
         {"chr1\t.\tgene\t1\t10\tx\t+\t.\tID=a", "invalid score 'x'"},
         {"chr1\t.\tgene\t1\t10\t.\t+\t.\tID", "is not tag=value"},
