@@ -358,11 +358,11 @@ void check_parents(ReadContext& context) {
                 } else {
                     try {
                         context.fail(f.line,
-                                     fmt::format("Parent '{}' of {} '{}' is not the ID of any "
+                                     fmt::format("Parent '{}' of {}{} is not the ID of any "
                                                  "feature in the file",
                                                  parent,
                                                  f.type,
-                                                 f.id));
+                                                 f.id.empty() ? "" : " '" + f.id + "'"));
                     } catch (const FormatError& e) {
                         context.skip_or_rethrow(e);
                     }

@@ -119,8 +119,8 @@ struct Annotation {
 /// Reads an annotation file (plain or gzip/bgzip; "-" is stdin, which needs an explicit format).
 /// @throws IoError when the file cannot be read; FormatError "path:line: what" for a malformed
 ///         line (unless lenient), a GFF3 Parent that no feature has as ID, duplicate GFF3 IDs
-///         on lines that differ in type or contig; InputError "path:line: unknown contig ..."
-///         (ContigSet::require's message) or a feature past the contig's end.
+///         on lines that differ in type, contig or strand; InputError "path:line: unknown contig
+///         ..." (ContigSet::require's message) or a feature past the contig's end.
 Annotation read_annotation(const std::filesystem::path& path,
                            const ContigSet& contigs,
                            const AnnotationOptions& options = {});
