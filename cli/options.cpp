@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "pipelines/concepts.hpp"
+
 namespace evoscope::cli {
 
 void add_window_source_options(CLI::App& app,
@@ -53,6 +55,34 @@ void add_window_source_options(CLI::App& app,
            o.soft_mask,
            "Lower-case (soft-masked) bases: upper (upper-case them, as Evo 2 was trained) or keep")
         ->check(CLI::IsMember({"upper", "keep"}));
+}
+
+void add_concept_source_options(CLI::App& app, pipelines::ConceptSourceOptions& source) {
+    app.add_option("-a,--annotations",
+                   source.annotations,
+                   "Annotation: GFF3, GTF, BED3-12 or GenBank (plain or gzip)")
+        ->required();
+    app.add_option("-f,--fasta", source.fasta, "Reference FASTA the annotation describes")
+        ->required();
+    app.add_option("--format", source.format, "Annotation format")
+        ->check(CLI::IsMember({"auto", "gff3", "gtf", "bed", "genbank"}));
+    app.add_option(
+        "--rename-contigs", source.rename_contigs, "Contig alias file (two names a line)");
+    app.add_flag("--lenient",
+                 source.lenient,
+                 "Skip malformed annotation lines (counted, first ones logged) instead of failing");
+    app.add_flag("--skip-unknown-contigs",
+                 source.skip_unknown_contigs,
+                 "Skip features on contigs the FASTA lacks (counted) instead of failing");
+    auto& c = source.concept_options;
+    app.add_option(
+        "--promoter-bp", c.promoter_bp, "Promoter-proximal span upstream of gene starts");
+    app.add_option("--rbs-far", c.rbs_far, "RBS window: farthest base upstream of a CDS start");
+    app.add_option("--rbs-near", c.rbs_near, "RBS window: nearest base upstream (exclusive)");
+    app.add_option("--splice-flank", c.splice_flank, "Bases each side of exon-intron boundaries");
+    app.add_flag("!--no-generic",
+                 c.generic_types,
+                 "No generic concepts for the other feature types of the file");
 }
 
 }  // namespace evoscope::cli

@@ -3,6 +3,7 @@
 /// pipelines/).
 #pragma once
 
+#include "pipelines/concepts.hpp"
 #include "pipelines/window_source.hpp"
 
 namespace CLI {
@@ -15,5 +16,9 @@ namespace evoscope::cli {
 void add_window_source_options(CLI::App& app,
                                pipelines::WindowSourceOptions& options,
                                bool require_fasta);
+
+/// Adds the annotation options (--annotations, --fasta, --format, --lenient, concept spans)
+/// shared by `concepts` and `align`.
+void add_concept_source_options(CLI::App& app, pipelines::ConceptSourceOptions& source);
 
 }  // namespace evoscope::cli

@@ -12,6 +12,7 @@ TEST_CASE("CLI: --help prints usage on stdout and exits 0", "[e2e][cli]") {
     for (const char* command : {"windows",
                                 "markov",
                                 "run",
+                                "concepts",
                                 "variants windows",
                                 "motifs scan",
                                 "motifs discover",
