@@ -149,7 +149,7 @@ public:
                                    contigs_[k].name,
                                    contigs_[k].length);
                     for (float x : v) {
-                        if (x > max_[t]) {
+                        if (!std::isnan(x) && x > max_[t]) {
                             max_[t] = x;
                         }
                     }
@@ -189,12 +189,11 @@ public:
                     if (v.empty()) {
                         continue;
                     }
+                    // A contig the track names is covered on the whole contig: bases no
+                    // interval covers (NaN) read as 0, as bedGraph files leave zeros out.
                     const float x = v[static_cast<std::size_t>(p)];
-                    if (std::isnan(x)) {
-                        continue;
-                    }
                     rows.covered[i] = 1;
-                    if (x != 0.0f) {
+                    if (!std::isnan(x) && x != 0.0f) {
                         rows.ids.push_back(static_cast<std::uint32_t>(t));
                         rows.values.push_back(x);
                     }

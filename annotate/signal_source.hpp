@@ -52,7 +52,8 @@ public:
 /// held on one strand only has the other strand uncovered).
 std::unique_ptr<SignalSource> open_feature_store_source(const std::filesystem::path& dir);
 
-/// One dense track: values per contig (index as in `contigs`) and strand; NaN = not covered.
+/// One dense track: values per contig (index as in `contigs`) and strand. A contig with values
+/// is covered on its whole length (NaN reads as 0: bedGraph leaves zeros out).
 /// An unstranded track has the same values on both strands.
 struct DenseTrack {
     std::string name;
