@@ -86,7 +86,7 @@ const std::vector<Span>& spans_of(const Concept& c, int strand, std::int32_t con
     static const std::vector<Span> kEmpty;
     const auto& per = c.positive[static_cast<std::size_t>(strand)];
     return static_cast<std::size_t>(contig) < per.size() ? per[static_cast<std::size_t>(contig)]
-                                                          : kEmpty;
+                                                         : kEmpty;
 }
 
 /// Value slots: the union of the histogram grid {k / n_bins} and the thresholds, so that both
@@ -145,7 +145,8 @@ struct Slots {
         while (s > 0 && edges[static_cast<std::size_t>(s)] >= v) {
             --s;
         }
-        while (s + 1 < static_cast<int>(edges.size()) && edges[static_cast<std::size_t>(s) + 1] < v) {
+        while (s + 1 < static_cast<int>(edges.size()) &&
+               edges[static_cast<std::size_t>(s) + 1] < v) {
             ++s;
         }
         return s;
@@ -178,7 +179,8 @@ Dims dims_of(const AlignCounts& c) {
     return d;
 }
 
-AlignCounts empty_counts(const SignalSource& source, const ConceptSet& concepts,
+AlignCounts empty_counts(const SignalSource& source,
+                         const ConceptSet& concepts,
                          const Slots& slots) {
     AlignCounts c;
     c.n_features = source.n_features();
@@ -228,7 +230,9 @@ struct Prepared {
     std::vector<std::vector<std::int32_t>> block_elements;
 };
 
-Prepared prepare(const SignalSource& source, const ConceptSet& concepts, const SplitPlan& split,
+Prepared prepare(const SignalSource& source,
+                 const ConceptSet& concepts,
+                 const SplitPlan& split,
                  AlignCounts& counts) {
     Prepared p;
     p.to_concept_contig = map_contigs(source, concepts);
@@ -309,8 +313,8 @@ struct Shared {
     std::unordered_map<std::int32_t, Partial> partial;
 };
 
-void emit_element(AlignCounts& counts, const Dims& d, const ElementRef& ref, std::uint32_t f,
-                  int ls, int lo) {
+void emit_element(
+    AlignCounts& counts, const Dims& d, const ElementRef& ref, std::uint32_t f, int ls, int lo) {
     const int lp = std::max(ls, lo);
     const std::size_t c = static_cast<std::size_t>(ref.concept_index);
     if (ls > 0) {
@@ -321,13 +325,18 @@ void emit_element(AlignCounts& counts, const Dims& d, const ElementRef& ref, std
                             c]++;
     }
     if (lp > 0) {
-        counts.element_hits[d.hits(ref.split, f, static_cast<std::size_t>(lp)) + kPooled * d.C +
-                            c]++;
+        counts
+            .element_hits[d.hits(ref.split, f, static_cast<std::size_t>(lp)) + kPooled * d.C + c]++;
     }
 }
 
-void process_block(const SignalSource& source, const ConceptSet& concepts, const SplitPlan& split,
-                   const Prepared& prep, const Slots& slots, std::size_t block_index, Worker& w,
+void process_block(const SignalSource& source,
+                   const ConceptSet& concepts,
+                   const SplitPlan& split,
+                   const Prepared& prep,
+                   const Slots& slots,
+                   std::size_t block_index,
+                   Worker& w,
                    Shared& shared) {
     const SignalBlock& block = source.blocks()[block_index];
     source.read(block_index, w.rows);
@@ -340,9 +349,8 @@ void process_block(const SignalSource& source, const ConceptSet& concepts, const
     for (std::size_t c = 0; c < d.C; ++c) {
         for (int cs = 0; cs < 2; ++cs) {
             const auto& spans = spans_of(concepts.concepts[c], cs, kc);
-            auto it = std::partition_point(spans.begin(), spans.end(), [&](const Span& s) {
-                return s.end <= block.begin;
-            });
+            auto it = std::partition_point(
+                spans.begin(), spans.end(), [&](const Span& s) { return s.end <= block.begin; });
             std::uint8_t* f = w.flags.data() + (c * 2 + static_cast<std::size_t>(cs)) * n;
             for (; it != spans.end() && it->begin < block.end; ++it) {
                 const std::int64_t lo = std::max(it->begin, block.begin);
@@ -403,9 +411,8 @@ void process_block(const SignalSource& source, const ConceptSet& concepts, const
     // Elements overlapping the block: per feature the highest level reached on each sense.
     for (std::int32_t id : prep.block_elements[block_index]) {
         const ElementRef& ref = prep.elements[static_cast<std::size_t>(id)];
-        const ConceptElement& el =
-            concepts.concepts[static_cast<std::size_t>(ref.concept_index)]
-                .elements[static_cast<std::size_t>(ref.element)];
+        const ConceptElement& el = concepts.concepts[static_cast<std::size_t>(ref.concept_index)]
+                                       .elements[static_cast<std::size_t>(ref.element)];
         for (const auto& part : el.parts) {
             const std::int64_t lo = std::max(part.begin, block.begin);
             const std::int64_t hi = std::min(part.end, block.end);
@@ -458,7 +465,8 @@ void process_block(const SignalSource& source, const ConceptSet& concepts, const
 /// Runs `fn(i, thread)` for i in [0, n) on `threads` threads; rethrows the first exception.
 template <typename Fn>
 void parallel_for(std::size_t n, int threads, Fn fn) {
-    const int nt = std::max(1, std::min<int>(threads, static_cast<int>(std::max<std::size_t>(n, 1))));
+    const int nt =
+        std::max(1, std::min<int>(threads, static_cast<int>(std::max<std::size_t>(n, 1))));
     std::atomic<std::size_t> next{0};
     std::exception_ptr error;
     std::mutex error_mutex;
@@ -497,7 +505,8 @@ int effective_threads(int threads) {
 
 }  // namespace
 
-SplitPlan plan_split(const SignalSource& source, const ConceptSet& concepts,
+SplitPlan plan_split(const SignalSource& source,
+                     const ConceptSet& concepts,
                      const AlignConfig& config) {
     (void)concepts;
     EVOSCOPE_CHECK(config.split_block_bp > 0, "split block size must be positive");
@@ -543,8 +552,10 @@ SplitPlan plan_split(const SignalSource& source, const ConceptSet& concepts,
     return plan;
 }
 
-AlignCounts count_alignment(const SignalSource& source, const ConceptSet& concepts,
-                            const SplitPlan& split, const AlignConfig& config) {
+AlignCounts count_alignment(const SignalSource& source,
+                            const ConceptSet& concepts,
+                            const SplitPlan& split,
+                            const AlignConfig& config) {
     const Slots slots(config);
     AlignCounts counts = empty_counts(source, concepts, slots);
     EVOSCOPE_CHECK(counts.n_concepts <= 20000, "too many concepts ({})", counts.n_concepts);
@@ -561,8 +572,8 @@ AlignCounts count_alignment(const SignalSource& source, const ConceptSet& concep
     std::atomic<std::size_t> done{0};
     const std::size_t n_blocks = source.blocks().size();
     parallel_for(n_blocks, nt, [&](std::size_t b, int t) {
-        process_block(source, concepts, split, prep, slots, b, workers[static_cast<std::size_t>(t)],
-                      shared);
+        process_block(
+            source, concepts, split, prep, slots, b, workers[static_cast<std::size_t>(t)], shared);
         const std::size_t k = ++done;
         if (k % 256 == 0) {
             EVOSCOPE_LOG_DEBUG("align: {}/{} blocks", k, n_blocks);
@@ -583,16 +594,22 @@ AlignCounts count_alignment(const SignalSource& source, const ConceptSet& concep
                 ls = std::max(ls, partial[j][1]);
                 lo = std::max(lo, partial[j][2]);
             }
-            emit_element(counts, d, prep.elements[static_cast<std::size_t>(id)], partial[i][0],
-                         static_cast<int>(ls), static_cast<int>(lo));
+            emit_element(counts,
+                         d,
+                         prep.elements[static_cast<std::size_t>(id)],
+                         partial[i][0],
+                         static_cast<int>(ls),
+                         static_cast<int>(lo));
             i = j;
         }
     }
     return counts;
 }
 
-AlignCounts count_alignment_reference(const SignalSource& source, const ConceptSet& concepts,
-                                      const SplitPlan& split, const AlignConfig& config) {
+AlignCounts count_alignment_reference(const SignalSource& source,
+                                      const ConceptSet& concepts,
+                                      const SplitPlan& split,
+                                      const AlignConfig& config) {
     // Plain and dense: the whole source as a [contig][strand][position][feature] array.
     const Slots slots(config);
     AlignCounts counts = empty_counts(source, concepts, slots);
@@ -618,25 +635,25 @@ AlignCounts count_alignment_reference(const SignalSource& source, const ConceptS
             const auto& rows = br.rows[static_cast<std::size_t>(r)];
             for (std::int64_t i = 0; i < block.end - block.begin; ++i) {
                 const auto pos = static_cast<std::size_t>(block.begin + i);
-                cov[k][static_cast<std::size_t>(r)][pos] = rows.covered[static_cast<std::size_t>(i)];
+                cov[k][static_cast<std::size_t>(r)][pos] =
+                    rows.covered[static_cast<std::size_t>(i)];
                 for (auto q = rows.row_ptr[static_cast<std::size_t>(i)];
                      q < rows.row_ptr[static_cast<std::size_t>(i) + 1];
                      ++q) {
-                    dense[k][static_cast<std::size_t>(r)][pos * d.F +
-                                                          rows.ids[static_cast<std::size_t>(q)]] =
-                        rows.values[static_cast<std::size_t>(q)];
+                    dense[k][static_cast<std::size_t>(r)]
+                         [pos * d.F + rows.ids[static_cast<std::size_t>(q)]] =
+                             rows.values[static_cast<std::size_t>(q)];
                 }
             }
         }
     }
     auto in_concept = [&](std::size_t c, int strand, std::size_t k, std::int64_t pos) {
-        for (const auto& s :
-             spans_of(concepts.concepts[c], strand, prep.to_concept_contig[k])) {
-            if (s.begin <= pos && pos < s.end) {
-                return true;
-            }
-        }
-        return false;
+        const auto& spans = spans_of(concepts.concepts[c], strand, prep.to_concept_contig[k]);
+        const auto it =
+            std::upper_bound(spans.begin(), spans.end(), pos, [](std::int64_t x, const Span& s) {
+                return x < s.end;
+            });
+        return it != spans.end() && it->begin <= pos;
     };
     auto level_of = [&](std::size_t f, float x) {
         int level = 0;
@@ -654,7 +671,8 @@ AlignCounts count_alignment_reference(const SignalSource& source, const ConceptS
                 }
                 const int sp = split.split_of(static_cast<std::int32_t>(k), pos);
                 counts.rows[static_cast<std::size_t>(sp)]++;
-                counts.frame_rows[static_cast<std::size_t>(sp) * 3 + static_cast<std::size_t>(pos % 3)]++;
+                counts.frame_rows[static_cast<std::size_t>(sp) * 3 +
+                                  static_cast<std::size_t>(pos % 3)]++;
                 std::vector<std::size_t> js;
                 for (std::size_t c = 0; c < d.C; ++c) {
                     const bool same = in_concept(c, r, k, pos);
@@ -677,8 +695,8 @@ AlignCounts count_alignment_reference(const SignalSource& source, const ConceptS
                                           j]++;
                 }
                 for (std::size_t f = 0; f < d.F; ++f) {
-                    const float x =
-                        dense[k][static_cast<std::size_t>(r)][static_cast<std::size_t>(pos) * d.F + f];
+                    const float x = dense[k][static_cast<std::size_t>(r)]
+                                         [static_cast<std::size_t>(pos) * d.F + f];
                     const double v = static_cast<double>(x) * prep.inv_max[f];
                     if (!(v > 0.0)) {
                         continue;
@@ -724,14 +742,19 @@ AlignCounts count_alignment_reference(const SignalSource& source, const ConceptS
     return counts;
 }
 
-Metrics metrics_at(const AlignCounts& counts, int split, std::int64_t feature,
-                   std::int64_t concept_index, int threshold, int sense) {
+Metrics metrics_at(const AlignCounts& counts,
+                   int split,
+                   std::int64_t feature,
+                   std::int64_t concept_index,
+                   int threshold,
+                   int sense) {
     const Dims d = dims_of(counts);
     const auto f = static_cast<std::size_t>(feature);
-    const std::size_t j = static_cast<std::size_t>(sense) * d.C +
-                          static_cast<std::size_t>(concept_index);
+    const std::size_t j =
+        static_cast<std::size_t>(sense) * d.C + static_cast<std::size_t>(concept_index);
     Metrics m;
-    for (auto s = static_cast<std::size_t>(counts.threshold_slot[static_cast<std::size_t>(threshold)]);
+    for (auto s =
+             static_cast<std::size_t>(counts.threshold_slot[static_cast<std::size_t>(threshold)]);
          s < d.S;
          ++s) {
         m.tp += counts.tp[d.tp(split, f, s) + j];
@@ -743,12 +766,14 @@ Metrics metrics_at(const AlignCounts& counts, int split, std::int64_t feature,
     for (std::size_t L = static_cast<std::size_t>(threshold) + 1; L <= d.T; ++L) {
         found += counts.element_hits[d.hits(split, f, L) + j];
     }
-    const std::uint64_t n_el =
-        counts.elements[static_cast<std::size_t>(split) * d.C + static_cast<std::size_t>(concept_index)];
+    const std::uint64_t n_el = counts.elements[static_cast<std::size_t>(split) * d.C +
+                                               static_cast<std::size_t>(concept_index)];
     auto ratio = [](std::uint64_t a, std::uint64_t b) {
         return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
     };
-    auto hm = [](double a, double b) { return a + b > 0 ? 2 * a * b / (a + b) : 0.0; };
+    auto hm = [](double a, double b) {
+        return a + b > 0 ? 2 * a * b / (a + b) : 0.0;
+    };
     m.precision = ratio(m.tp, m.active);
     m.recall = ratio(m.tp, m.positive);
     m.f1 = hm(m.precision, m.recall);
@@ -766,13 +791,17 @@ Metrics metrics_at(const AlignCounts& counts, int split, std::int64_t feature,
     return m;
 }
 
-std::pair<double, double> auc_at(const AlignCounts& counts, int split, std::int64_t feature,
-                                 std::int64_t concept_index, int sense) {
+std::pair<double, double> auc_at(const AlignCounts& counts,
+                                 int split,
+                                 std::int64_t feature,
+                                 std::int64_t concept_index,
+                                 int sense) {
     const Dims d = dims_of(counts);
     const auto f = static_cast<std::size_t>(feature);
-    const std::size_t j = static_cast<std::size_t>(sense) * d.C +
-                          static_cast<std::size_t>(concept_index);
-    const double P = static_cast<double>(counts.positive[static_cast<std::size_t>(split) * d.J + j]);
+    const std::size_t j =
+        static_cast<std::size_t>(sense) * d.C + static_cast<std::size_t>(concept_index);
+    const double P =
+        static_cast<double>(counts.positive[static_cast<std::size_t>(split) * d.J + j]);
     const double N = static_cast<double>(counts.rows[static_cast<std::size_t>(split)]) - P;
     if (P <= 0 || N <= 0) {
         return {0.5, P > 0 ? 1.0 : 0.0};
@@ -891,8 +920,13 @@ struct CandidateBits {
 };
 
 /// Highest level in positions [a, b) of contig k on row strand r.
-int max_level(const Genome& g, const CandidateBits& cb, int r, std::size_t k, std::int64_t a,
-              std::int64_t b, int n_levels) {
+int max_level(const Genome& g,
+              const CandidateBits& cb,
+              int r,
+              std::size_t k,
+              std::int64_t a,
+              std::int64_t b,
+              int n_levels) {
     int best = 0;
     const std::size_t lo = g.bit(k, a);
     const std::size_t hi = g.bit(k, b);
@@ -926,10 +960,16 @@ int max_level(const Genome& g, const CandidateBits& cb, int r, std::size_t k, st
     return best;
 }
 
-double score_of(const Metrics& m, bool domain) { return domain ? m.domain_f1 : m.f1; }
+double score_of(const Metrics& m, bool domain) {
+    return domain ? m.domain_f1 : m.f1;
+}
 
-Metrics make_metrics(std::uint64_t tp, std::uint64_t active, std::uint64_t positive,
-                     std::uint64_t rows, std::uint64_t found, std::uint64_t n_el) {
+Metrics make_metrics(std::uint64_t tp,
+                     std::uint64_t active,
+                     std::uint64_t positive,
+                     std::uint64_t rows,
+                     std::uint64_t found,
+                     std::uint64_t n_el) {
     Metrics m;
     m.tp = tp;
     m.active = active;
@@ -938,7 +978,9 @@ Metrics make_metrics(std::uint64_t tp, std::uint64_t active, std::uint64_t posit
     auto ratio = [](std::uint64_t a, std::uint64_t b) {
         return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
     };
-    auto hm = [](double a, double b) { return a + b > 0 ? 2 * a * b / (a + b) : 0.0; };
+    auto hm = [](double a, double b) {
+        return a + b > 0 ? 2 * a * b / (a + b) : 0.0;
+    };
     m.precision = ratio(tp, active);
     m.recall = ratio(tp, positive);
     m.f1 = hm(m.precision, m.recall);
@@ -952,8 +994,11 @@ Metrics make_metrics(std::uint64_t tp, std::uint64_t active, std::uint64_t posit
 /// (each concept's best features on validation plus the densest features overall), from their
 /// activity levels kept as bit planes. Active counts per split do not move with the concept,
 /// so they come from the main counts.
-void run_shifts(const SignalSource& source, const ConceptSet& concepts, const AlignConfig& config,
-                const std::vector<std::vector<double>>& best_val, AlignResult& result) {
+void run_shifts(const SignalSource& source,
+                const ConceptSet& concepts,
+                const AlignConfig& config,
+                const std::vector<std::vector<double>>& best_val,
+                AlignResult& result) {
     const AlignCounts& counts = result.counts;
     const Dims d = dims_of(counts);
     const int T = static_cast<int>(d.T);
@@ -999,7 +1044,8 @@ void run_shifts(const SignalSource& source, const ConceptSet& concepts, const Al
             }
         }
         for (int i = 0; i < std::min<int>(config.shift_dense, static_cast<int>(d.F)); ++i) {
-            if (n_active[static_cast<std::size_t>(density_order[static_cast<std::size_t>(i)])] > 0) {
+            if (n_active[static_cast<std::size_t>(density_order[static_cast<std::size_t>(i)])] >
+                0) {
                 add_cand(c, density_order[static_cast<std::size_t>(i)]);
             }
         }
@@ -1016,11 +1062,12 @@ void run_shifts(const SignalSource& source, const ConceptSet& concepts, const Al
         g.length.push_back(L);
         g.total_words += static_cast<std::size_t>((L + 63) / 64);
     }
-    EVOSCOPE_LOG_INFO("align: chance bound, {} shifts over {} candidate features ({:.0f} MiB of "
-                      "bit planes)",
-                      config.n_shifts,
-                      cands.size(),
-                      static_cast<double>(cands.size() * 6 * g.total_words * 8) / (1 << 20));
+    EVOSCOPE_LOG_INFO(
+        "align: chance bound, {} shifts over {} candidate features ({:.0f} MiB of "
+        "bit planes)",
+        config.n_shifts,
+        cands.size(),
+        static_cast<double>(cands.size() * 6 * g.total_words * 8) / (1 << 20));
     std::vector<CandidateBits> bits(cands.size());
     for (auto& cb : bits) {
         for (auto& p : cb.planes) {
@@ -1068,8 +1115,8 @@ void run_shifts(const SignalSource& source, const ConceptSet& concepts, const Al
                     if (!(v > 0.0)) {
                         continue;
                     }
-                    const int L = slots.level_of_slot[static_cast<std::size_t>(
-                        slots.slot(std::min(v, 1.0)))];
+                    const int L =
+                        slots.level_of_slot[static_cast<std::size_t>(slots.slot(std::min(v, 1.0)))];
                     for (int bit = 0; bit < 3; ++bit) {
                         if ((L >> bit) & 1) {
                             set_bit_atomic(bits[static_cast<std::size_t>(ci)]
@@ -1100,7 +1147,8 @@ void run_shifts(const SignalSource& source, const ConceptSet& concepts, const Al
         for (std::int64_t L : g.length) {
             const std::int64_t lo = std::max<std::int64_t>(1, L / 20);
             const std::int64_t hi = std::max<std::int64_t>(lo, L - L / 20);
-            per.push_back(std::uniform_int_distribution<std::int64_t>(lo, hi)(rng) % std::max<std::int64_t>(L, 1));
+            per.push_back(std::uniform_int_distribution<std::int64_t>(lo, hi)(rng) %
+                          std::max<std::int64_t>(L, 1));
         }
     }
     std::vector<std::int32_t> to_source(concepts.contigs.size(), -1);
@@ -1147,7 +1195,10 @@ void run_shifts(const SignalSource& source, const ConceptSet& concepts, const Al
         for (int h = 0; h < config.n_shifts; ++h) {
             const auto& shift = offsets[static_cast<std::size_t>(h)];
             for (int cs = 0; cs < 2; ++cs) {
-                rotate(g, conc[static_cast<std::size_t>(cs)], shift, rot[static_cast<std::size_t>(cs)]);
+                rotate(g,
+                       conc[static_cast<std::size_t>(cs)],
+                       shift,
+                       rot[static_cast<std::size_t>(cs)]);
             }
             // Positives per split and sense.
             std::array<std::array<std::uint64_t, kNumSenses>, 2> P{};
@@ -1180,7 +1231,8 @@ void run_shifts(const SignalSource& source, const ConceptSet& concepts, const Al
             auto element_levels = [&](const CandidateBits& cb) {
                 for (std::size_t e = 0; e < elements.size(); ++e) {
                     const ConceptElement& el = *elements[e];
-                    const auto k = static_cast<std::size_t>(to_source[static_cast<std::size_t>(el.contig)]);
+                    const auto k =
+                        static_cast<std::size_t>(to_source[static_cast<std::size_t>(el.contig)]);
                     const std::int64_t L = g.length[k];
                     std::array<int, 2> lv{0, 0};
                     for (const auto& part : el.parts) {
@@ -1200,7 +1252,8 @@ void run_shifts(const SignalSource& source, const ConceptSet& concepts, const Al
                             }
                         }
                     }
-                    el_level[e] = {static_cast<std::uint8_t>(lv[0]), static_cast<std::uint8_t>(lv[1])};
+                    el_level[e] = {static_cast<std::uint8_t>(lv[0]),
+                                   static_cast<std::uint8_t>(lv[1])};
                 }
             };
             auto found_at = [&](int sp, int t, int sense) {
@@ -1253,7 +1306,8 @@ void run_shifts(const SignalSource& source, const ConceptSet& concepts, const Al
             int best_t = 0;
             int best_s = 0;
             for (std::int64_t f : cand_of[c]) {
-                const CandidateBits& cb = bits[static_cast<std::size_t>(cand_index[static_cast<std::size_t>(f)])];
+                const CandidateBits& cb =
+                    bits[static_cast<std::size_t>(cand_index[static_cast<std::size_t>(f)])];
                 const auto tp = tp_counts(cb, 0);
                 if (cr.domain_score) {
                     element_levels(cb);
@@ -1262,9 +1316,12 @@ void run_shifts(const SignalSource& source, const ConceptSet& concepts, const Al
                     const std::uint64_t a = active_at(0, f, t);
                     for (int s = 0; s < kNumSenses; ++s) {
                         const Metrics m = make_metrics(
-                            tp[static_cast<std::size_t>(t)][static_cast<std::size_t>(s)], a,
-                            P[0][static_cast<std::size_t>(s)], counts.rows[0],
-                            cr.domain_score ? found_at(0, t, s) : 0, n_el[0]);
+                            tp[static_cast<std::size_t>(t)][static_cast<std::size_t>(s)],
+                            a,
+                            P[0][static_cast<std::size_t>(s)],
+                            counts.rows[0],
+                            cr.domain_score ? found_at(0, t, s) : 0,
+                            n_el[0]);
                         const double v = score_of(m, cr.domain_score);
                         if (v > best) {
                             best = v;
@@ -1275,15 +1332,19 @@ void run_shifts(const SignalSource& source, const ConceptSet& concepts, const Al
                     }
                 }
             }
-            const CandidateBits& cb = bits[static_cast<std::size_t>(cand_index[static_cast<std::size_t>(best_f)])];
+            const CandidateBits& cb =
+                bits[static_cast<std::size_t>(cand_index[static_cast<std::size_t>(best_f)])];
             const auto tp = tp_counts(cb, 1);
             if (cr.domain_score) {
                 element_levels(cb);
             }
-            const Metrics m = make_metrics(
-                tp[static_cast<std::size_t>(best_t)][static_cast<std::size_t>(best_s)],
-                active_at(1, best_f, best_t), P[1][static_cast<std::size_t>(best_s)],
-                counts.rows[1], cr.domain_score ? found_at(1, best_t, best_s) : 0, n_el[1]);
+            const Metrics m =
+                make_metrics(tp[static_cast<std::size_t>(best_t)][static_cast<std::size_t>(best_s)],
+                             active_at(1, best_f, best_t),
+                             P[1][static_cast<std::size_t>(best_s)],
+                             counts.rows[1],
+                             cr.domain_score ? found_at(1, best_t, best_s) : 0,
+                             n_el[1]);
             cr.null_scores.push_back(score_of(m, cr.domain_score));
         }
         int n_ge = 0;
@@ -1305,7 +1366,8 @@ void run_shifts(const SignalSource& source, const ConceptSet& concepts, const Al
 
 }  // namespace
 
-AlignResult align(const SignalSource& source, const ConceptSet& concepts,
+AlignResult align(const SignalSource& source,
+                  const ConceptSet& concepts,
                   const AlignConfig& config) {
     AlignResult result;
     result.split = plan_split(source, concepts, config);
@@ -1346,8 +1408,12 @@ AlignResult align(const SignalSource& source, const ConceptSet& concepts,
         for (std::size_t f = 0; f < d.F; ++f) {
             for (int t = 0; t < T; ++t) {
                 for (int s = 0; s < kNumSenses; ++s) {
-                    const Metrics m = metrics_at(counts, 0, static_cast<std::int64_t>(f),
-                                                 static_cast<std::int64_t>(c), t, s);
+                    const Metrics m = metrics_at(counts,
+                                                 0,
+                                                 static_cast<std::int64_t>(f),
+                                                 static_cast<std::int64_t>(c),
+                                                 t,
+                                                 s);
                     const double v = score_of(m, r.domain_score);
                     best_val[c][f] = std::max(best_val[c][f], v);
                     if (v > r.val_score) {
@@ -1360,16 +1426,16 @@ AlignResult align(const SignalSource& source, const ConceptSet& concepts,
             }
         }
         if (r.feature >= 0) {
-            r.test = metrics_at(counts, 1, r.feature, static_cast<std::int64_t>(c), r.threshold,
-                                r.sense);
+            r.test = metrics_at(
+                counts, 1, r.feature, static_cast<std::int64_t>(c), r.threshold, r.sense);
             r.test_score = score_of(r.test, r.domain_score);
             std::tie(r.auroc, r.auprc) =
                 auc_at(counts, 1, r.feature, static_cast<std::int64_t>(c), r.sense);
         }
         // Trivial predictor (every row positive) on test, for the chosen sense.
         const std::size_t j = static_cast<std::size_t>(r.sense) * d.C + c;
-        const double pi = static_cast<double>(counts.positive[d.J + j]) /
-                          static_cast<double>(counts.rows[1]);
+        const double pi =
+            static_cast<double>(counts.positive[d.J + j]) / static_cast<double>(counts.rows[1]);
         r.trivial_f1 = pi > 0 ? 2 * pi / (1 + pi) : 0.0;
         if (is_frame_concept(cc)) {
             // Frame alone: "positive where genome coordinate mod 3 == residue", the residue and
@@ -1382,8 +1448,11 @@ AlignResult align(const SignalSource& source, const ConceptSet& concepts,
                     const std::size_t jj = static_cast<std::size_t>(s) * d.C + c;
                     const Metrics m = make_metrics(
                         counts.frame_positive[static_cast<std::size_t>(res) * d.J + jj],
-                        counts.frame_rows[static_cast<std::size_t>(res)], counts.positive[jj],
-                        counts.rows[0], 0, 0);
+                        counts.frame_rows[static_cast<std::size_t>(res)],
+                        counts.positive[jj],
+                        counts.rows[0],
+                        0,
+                        0);
                     if (m.f1 > best) {
                         best = m.f1;
                         best_res = res;
@@ -1393,9 +1462,13 @@ AlignResult align(const SignalSource& source, const ConceptSet& concepts,
             }
             const std::size_t jj = static_cast<std::size_t>(best_sense) * d.C + c;
             r.frame_baseline =
-                make_metrics(counts.frame_positive[(3 + static_cast<std::size_t>(best_res)) * d.J + jj],
-                             counts.frame_rows[3 + static_cast<std::size_t>(best_res)],
-                             counts.positive[d.J + jj], counts.rows[1], 0, 0)
+                make_metrics(
+                    counts.frame_positive[(3 + static_cast<std::size_t>(best_res)) * d.J + jj],
+                    counts.frame_rows[3 + static_cast<std::size_t>(best_res)],
+                    counts.positive[d.J + jj],
+                    counts.rows[1],
+                    0,
+                    0)
                     .f1;
         }
         result.concepts.push_back(std::move(r));
@@ -1410,7 +1483,8 @@ std::vector<double> bh_qvalues(const std::vector<double>& p) {
     const std::size_t n = p.size();
     std::vector<std::size_t> order(n);
     std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] < p[b]; });
+    std::sort(
+        order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] < p[b]; });
     std::vector<double> q(n, 1.0);
     double running = 1.0;
     for (std::size_t r = n; r-- > 0;) {

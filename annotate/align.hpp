@@ -19,6 +19,7 @@
 namespace evoscope::annotate {
 
 enum Sense : int { kSame = 0, kOpposite = 1, kPooled = 2 };
+
 constexpr int kNumSenses = 3;
 const char* sense_name(int sense);
 
@@ -30,10 +31,10 @@ struct AlignConfig {
     std::int64_t split_block_bp = 100000;
     /// Contig split only when each split gets at least this fraction of the covered rows.
     double min_split_fraction = 0.2;
-    int n_shifts = 100;       ///< circular shifts for the chance bound (0: none)
-    std::uint64_t seed = 1;   ///< shift offsets
-    int shift_top = 8;        ///< candidates per concept: best features by validation score
-    int shift_dense = 8;      ///< + this many densest features (the null's usual winners)
+    int n_shifts = 100;      ///< circular shifts for the chance bound (0: none)
+    std::uint64_t seed = 1;  ///< shift offsets
+    int shift_top = 8;       ///< candidates per concept: best features by validation score
+    int shift_dense = 8;     ///< + this many densest features (the null's usual winners)
     int threads = 1;
 };
 
@@ -41,9 +42,11 @@ struct AlignConfig {
 struct AlignCounts {
     std::int64_t n_features = 0;
     std::int64_t n_concepts = 0;
-    std::vector<double> edges;         ///< slot s holds value/max in (edges[s], edges[s+1]]
-    std::vector<int> threshold_slot;   ///< slot index of each threshold's edge
+    std::vector<double> edges;        ///< slot s holds value/max in (edges[s], edges[s+1]]
+    std::vector<int> threshold_slot;  ///< slot index of each threshold's edge
+
     std::int64_t n_slots() const { return static_cast<std::int64_t>(edges.size()); }
+
     /// [split][feature][slot][sense][concept] positives among active rows with that slot.
     std::vector<std::uint32_t> tp;
     /// [split][feature][slot] rows with that slot.
@@ -64,9 +67,10 @@ struct AlignCounts {
 /// Split of every position: 0 validation, 1 test.
 struct SplitPlan {
     bool by_contig = false;
-    std::vector<std::uint8_t> contig_split;   ///< by contig
-    std::int64_t block_bp = 0;                ///< by block: split = (first_block[k] + p / bp) % 2
+    std::vector<std::uint8_t> contig_split;  ///< by contig
+    std::int64_t block_bp = 0;               ///< by block: split = (first_block[k] + p / bp) % 2
     std::vector<std::int64_t> first_block;
+
     int split_of(std::int32_t contig, std::int64_t pos) const {
         if (by_contig) {
             return contig_split[static_cast<std::size_t>(contig)];
@@ -74,10 +78,12 @@ struct SplitPlan {
         return static_cast<int>((first_block[static_cast<std::size_t>(contig)] + pos / block_bp) %
                                 2);
     }
+
     std::string describe() const;
 };
 
-SplitPlan plan_split(const SignalSource& source, const ConceptSet& concepts,
+SplitPlan plan_split(const SignalSource& source,
+                     const ConceptSet& concepts,
                      const AlignConfig& config);
 
 /// The streaming pass (threads from config). `concepts` contigs must be the source's (by name,
@@ -100,11 +106,18 @@ struct Metrics {
     double log_odds = 0, z = 0;  ///< enrichment: Haldane-corrected log odds ratio and its z
 };
 
-Metrics metrics_at(const AlignCounts& counts, int split, std::int64_t feature,
-                   std::int64_t concept_index, int threshold, int sense);
+Metrics metrics_at(const AlignCounts& counts,
+                   int split,
+                   std::int64_t feature,
+                   std::int64_t concept_index,
+                   int threshold,
+                   int sense);
 /// AUROC and AUPRC (average precision) of value/max on `split` from the slot histogram.
-std::pair<double, double> auc_at(const AlignCounts& counts, int split, std::int64_t feature,
-                                 std::int64_t concept_index, int sense);
+std::pair<double, double> auc_at(const AlignCounts& counts,
+                                 int split,
+                                 std::int64_t feature,
+                                 std::int64_t concept_index,
+                                 int sense);
 
 /// Frame concepts (codon positions) are scored by nucleotide F1 and get the frame baseline.
 bool is_frame_concept(const Concept& concept_entry);
@@ -123,9 +136,9 @@ struct ConceptResult {
     double test_score = 0, auroc = 0, auprc = 0;
     double p_value = 1, q_value = 1;  ///< NaN-free; 1 when no shifts were run
     bool clears_chance = false;
-    double trivial_f1 = 0;             ///< test F1 of "every position positive"
-    double frame_baseline = -1;        ///< test score of the best global frame; -1: not a frame concept
-    std::vector<double> null_scores;   ///< best test score per shift
+    double trivial_f1 = 0;       ///< test F1 of "every position positive"
+    double frame_baseline = -1;  ///< test score of the best global frame; -1: not a frame concept
+    std::vector<double> null_scores;  ///< best test score per shift
 };
 
 struct AlignResult {
@@ -138,7 +151,8 @@ struct AlignResult {
 };
 
 /// Everything: split, counts, selection, chance bound, baselines that need only the concepts.
-AlignResult align(const SignalSource& source, const ConceptSet& concepts,
+AlignResult align(const SignalSource& source,
+                  const ConceptSet& concepts,
                   const AlignConfig& config);
 
 /// Benjamini-Hochberg q-values of `p` (same order).

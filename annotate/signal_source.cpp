@@ -110,9 +110,9 @@ private:
 };
 
 /// Blocks of `block_bp` over the covered ranges [begin, end) of each contig.
-std::vector<SignalBlock> grid_blocks(const std::vector<std::vector<std::pair<std::int64_t,
-                                                                             std::int64_t>>>& covered,
-                                     std::int64_t block_bp) {
+std::vector<SignalBlock> grid_blocks(
+    const std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>>& covered,
+    std::int64_t block_bp) {
     std::vector<SignalBlock> blocks;
     for (std::size_t k = 0; k < covered.size(); ++k) {
         for (const auto& [b, e] : covered[k]) {
@@ -141,13 +141,13 @@ public:
                 per_strand.resize(contigs_.size());
                 for (std::size_t k = 0; k < contigs_.size(); ++k) {
                     const auto& v = per_strand[k];
-                    EVOSCOPE_CHECK(v.empty() || static_cast<std::int64_t>(v.size()) ==
-                                                    contigs_[k].length,
-                                   "track {}: {} values for contig {} of length {}",
-                                   tracks_[t].name,
-                                   v.size(),
-                                   contigs_[k].name,
-                                   contigs_[k].length);
+                    EVOSCOPE_CHECK(
+                        v.empty() || static_cast<std::int64_t>(v.size()) == contigs_[k].length,
+                        "track {}: {} values for contig {} of length {}",
+                        tracks_[t].name,
+                        v.size(),
+                        contigs_[k].name,
+                        contigs_[k].length);
                     for (float x : v) {
                         if (!std::isnan(x) && x > max_[t]) {
                             max_[t] = x;
@@ -162,9 +162,7 @@ public:
         blocks_ = grid_blocks(covered, block_bp);
     }
 
-    std::int64_t n_features() const override {
-        return static_cast<std::int64_t>(tracks_.size());
-    }
+    std::int64_t n_features() const override { return static_cast<std::int64_t>(tracks_.size()); }
 
     std::string feature_name(std::int64_t feature) const override {
         return "track:" + tracks_.at(static_cast<std::size_t>(feature)).name;
@@ -245,7 +243,8 @@ public:
         blocks_ = grid_blocks(covered, block_bp);
         // First pass: the maxima of +x and -x per dimension.
         max_.assign(static_cast<std::size_t>(2 * d_), 0.0f);
-        const std::int64_t chunk_rows = std::max<std::int64_t>(1, (1 << 22) / std::max<std::int64_t>(1, d_));
+        const std::int64_t chunk_rows =
+            std::max<std::int64_t>(1, (1 << 22) / std::max<std::int64_t>(1, d_));
         std::vector<float> buffer;
         for (std::int64_t row = 0; row < store_.n_rows(); row += chunk_rows) {
             const std::int64_t n = std::min(chunk_rows, store_.n_rows() - row);

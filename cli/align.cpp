@@ -27,10 +27,8 @@ RunFn setup_align(CLI::App& command) {
                                    "Per-base tracks (bigWig, bedGraph); PATH:+ or PATH:- for one "
                                    "strand, else the same values on both");
     features->excludes(tracks);
-    app->add_option("--annotations", config->annotations, "GFF3, GTF, BED or GenBank")
-        ->required();
-    app->add_option("--fasta", config->fasta, "Reference FASTA (contigs and lengths)")
-        ->required();
+    app->add_option("--annotations", config->annotations, "GFF3, GTF, BED or GenBank")->required();
+    app->add_option("--fasta", config->fasta, "Reference FASTA (contigs and lengths)")->required();
     app->add_option("-o,--output", config->output, "Output folder")->required();
     app->add_option("--neurons", config->neurons, "Activation store: raw-neuron baseline");
     app->add_option("--control-features",
@@ -55,9 +53,8 @@ RunFn setup_align(CLI::App& command) {
                     config->shift_top,
                     "Chance bound candidates per concept: best features on validation")
         ->capture_default_str();
-    app->add_option("--shift-dense",
-                    config->shift_dense,
-                    "Chance bound candidates: the densest features")
+    app->add_option(
+           "--shift-dense", config->shift_dense, "Chance bound candidates: the densest features")
         ->capture_default_str();
     app->add_flag("--force", config->force, "Replace an existing output folder or labels.tsv");
     return [config, app] {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -30,11 +30,20 @@ std::size_t contig_index(const ContigSet& contigs, const ContigInfo& info) {
     return all.size();
 }
 
-void fill(TrackValues& out, const ContigSet& contigs, const ContigInfo& info, std::int64_t begin,
-          std::int64_t end, float value, const std::string& where) {
+void fill(TrackValues& out,
+          const ContigSet& contigs,
+          const ContigInfo& info,
+          std::int64_t begin,
+          std::int64_t end,
+          float value,
+          const std::string& where) {
     EVOSCOPE_CHECK(begin >= 0 && end >= begin && end <= info.length,
-                   "{}: interval {}:{}-{} is outside the contig (length {})", where, info.name,
-                   begin, end, info.length);
+                   "{}: interval {}:{}-{} is outside the contig (length {})",
+                   where,
+                   info.name,
+                   begin,
+                   end,
+                   info.length);
     auto& v = out[contig_index(contigs, info)];
     if (v.empty()) {
         v.assign(static_cast<std::size_t>(info.length), std::numeric_limits<float>::quiet_NaN());
@@ -63,9 +72,15 @@ TrackValues read_bigwig(const std::filesystem::path& path, const ContigSet& cont
         std::unique_ptr<bwOverlappingIntervals_t, void (*)(bwOverlappingIntervals_t*)> iv(
             bwGetOverlappingIntervals(bw.get(), cl->chrom[i], 0, cl->len[i]),
             bwDestroyOverlappingIntervals);
-        EVOSCOPE_CHECK_IO(iv != nullptr, "{}: cannot read the intervals of {}", path.string(), name);
+        EVOSCOPE_CHECK_IO(
+            iv != nullptr, "{}: cannot read the intervals of {}", path.string(), name);
         for (std::uint32_t k = 0; k < iv->l; ++k) {
-            fill(out, contigs, info, iv->start[k], iv->end[k], iv->value[k],
+            fill(out,
+                 contigs,
+                 info,
+                 iv->start[k],
+                 iv->end[k],
+                 iv->value[k],
                  fmt::format("{} ({})", path.string(), name));
         }
     }
@@ -104,17 +119,24 @@ TrackValues read_bedgraph(const std::filesystem::path& path, const ContigSet& co
                 break;
             }
         }
-        EVOSCOPE_CHECK_FORMAT(f.size() == 4, "{}: a bedGraph line has 4 columns (contig, begin, "
-                              "end, value), got {}", where, f.size());
+        EVOSCOPE_CHECK_FORMAT(f.size() == 4,
+                              "{}: a bedGraph line has 4 columns (contig, begin, "
+                              "end, value), got {}",
+                              where,
+                              f.size());
         std::int64_t b = 0;
         std::int64_t e = 0;
-        const bool ok_b = std::from_chars(f[1].data(), f[1].data() + f[1].size(), b).ec == std::errc{};
-        const bool ok_e = std::from_chars(f[2].data(), f[2].data() + f[2].size(), e).ec == std::errc{};
+        const bool ok_b =
+            std::from_chars(f[1].data(), f[1].data() + f[1].size(), b).ec == std::errc{};
+        const bool ok_e =
+            std::from_chars(f[2].data(), f[2].data() + f[2].size(), e).ec == std::errc{};
         char* endp = nullptr;
         const std::string value_text(f[3]);
         const double value = std::strtod(value_text.c_str(), &endp);
         EVOSCOPE_CHECK_FORMAT(ok_b && ok_e && endp != value_text.c_str() && *endp == '\0',
-                              "{}: bad bedGraph line '{}'", where, text);
+                              "{}: bad bedGraph line '{}'",
+                              where,
+                              text);
         const ContigInfo& info = contigs.require(f[0], fmt::format(" at {}", where));
         fill(out, contigs, info, b, e, static_cast<float>(value), where);
     }
@@ -124,15 +146,18 @@ TrackValues read_bedgraph(const std::filesystem::path& path, const ContigSet& co
 
 }  // namespace
 
-TrackValues read_track(const std::filesystem::path& path, const ContigSet& contigs,
+TrackValues read_track(const std::filesystem::path& path,
+                       const ContigSet& contigs,
                        TrackFormat format) {
     if (format == TrackFormat::Auto) {
         std::string ext = path.extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) {
+            return static_cast<char>(std::tolower(c));
+        });
         format = (ext == ".bw" || ext == ".bigwig") ? TrackFormat::BigWig : TrackFormat::BedGraph;
     }
-    return format == TrackFormat::BigWig ? read_bigwig(path, contigs) : read_bedgraph(path, contigs);
+    return format == TrackFormat::BigWig ? read_bigwig(path, contigs)
+                                         : read_bedgraph(path, contigs);
 }
 
 }  // namespace evoscope::genomics

@@ -22,7 +22,8 @@ using TrackValues = std::vector<std::vector<float>>;
 /// @throws IoError (unreadable file), FormatError "path:line: ..." (malformed bedGraph line),
 ///         InputError for an unknown contig ("path:line: unknown contig ...", with the closest
 ///         names) or an interval past the contig's end.
-TrackValues read_track(const std::filesystem::path& path, const ContigSet& contigs,
+TrackValues read_track(const std::filesystem::path& path,
+                       const ContigSet& contigs,
                        TrackFormat format = TrackFormat::Auto);
 
 }  // namespace evoscope::genomics

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
 #include <zlib.h>
 
 #include "annotate/signal_source.hpp"
@@ -46,16 +47,23 @@ AlignConfig config_of(const AlignOptions& o) {
 }
 
 /// A feature store must have the FASTA's contigs with the FASTA's lengths.
-void check_store_contigs(const std::string& dir, const annotate::SignalSource& source,
+void check_store_contigs(const std::string& dir,
+                         const annotate::SignalSource& source,
                          const ConceptSet& concepts) {
     for (const auto& c : source.contigs()) {
-        const auto it = std::find_if(concepts.contigs.begin(), concepts.contigs.end(),
+        const auto it = std::find_if(concepts.contigs.begin(),
+                                     concepts.contigs.end(),
                                      [&](const auto& fc) { return fc.name == c.name; });
         EVOSCOPE_CHECK(it != concepts.contigs.end(),
-                       "feature store {}: contig '{}' is not in the FASTA", dir, c.name);
+                       "feature store {}: contig '{}' is not in the FASTA",
+                       dir,
+                       c.name);
         EVOSCOPE_CHECK(it->length == c.length,
-                       "feature store {}: contig '{}' has length {} but the FASTA's is {}", dir,
-                       c.name, c.length, it->length);
+                       "feature store {}: contig '{}' has length {} but the FASTA's is {}",
+                       dir,
+                       c.name,
+                       c.length,
+                       it->length);
     }
 }
 
@@ -81,8 +89,8 @@ std::unique_ptr<annotate::SignalSource> open_tracks(const AlignOptions& o,
         for (int s = 0; s < 2; ++s) {
             if (strand < 0 || strand == s) {
                 auto& dst = it->second.values[static_cast<std::size_t>(s)];
-                EVOSCOPE_CHECK(dst.empty(), "track {}: strand {} given twice", name,
-                               s == 0 ? '+' : '-');
+                EVOSCOPE_CHECK(
+                    dst.empty(), "track {}: strand {} given twice", name, s == 0 ? '+' : '-');
                 dst = values;
             }
         }
@@ -98,13 +106,15 @@ int count_identified(const AlignResult& r, double score) {
     int n = 0;
     for (const auto& c : r.concepts) {
         n += (c.feature >= 0 && c.val_score > score && c.test_score > score && c.clears_chance) ? 1
-                                                                                               : 0;
+                                                                                                : 0;
     }
     return n;
 }
 
-AlignSourceResult run_source(const annotate::SignalSource& source, const ConceptSet& concepts,
-                             const AlignConfig& config, double identified_score) {
+AlignSourceResult run_source(const annotate::SignalSource& source,
+                             const ConceptSet& concepts,
+                             const AlignConfig& config,
+                             double identified_score) {
     AlignSourceResult out;
     out.description = source.describe();
     out.result = annotate::align(source, concepts, config);
@@ -115,7 +125,9 @@ AlignSourceResult run_source(const annotate::SignalSource& source, const Concept
     return out;
 }
 
-std::string fmt_double(double x) { return fmt::format("{:.6g}", x); }
+std::string fmt_double(double x) {
+    return fmt::format("{:.6g}", x);
+}
 
 /// gzip text writer (zlib level 3: the table is large and mostly numbers).
 class GzWriter {
@@ -152,8 +164,8 @@ private:
     void flush() {
         if (!buffer_.empty()) {
             const int n = gzwrite(gz_, buffer_.data(), static_cast<unsigned>(buffer_.size()));
-            EVOSCOPE_CHECK_IO(n == static_cast<int>(buffer_.size()), "{}: write error",
-                              path_.string());
+            EVOSCOPE_CHECK_IO(
+                n == static_cast<int>(buffer_.size()), "{}: write error", path_.string());
             buffer_.clear();
         }
     }
@@ -179,7 +191,8 @@ struct FeatureLabel {
     double motif_val = 0;
 };
 
-std::string baseline_cell(const std::optional<AlignSourceResult>& r, std::size_t c,
+std::string baseline_cell(const std::optional<AlignSourceResult>& r,
+                          std::size_t c,
                           bool name_column) {
     if (!r) {
         return "NA";
@@ -201,7 +214,8 @@ AlignRunResult run_align_concepts(const AlignOptions& options, const ConceptSet&
     EVOSCOPE_CHECK(!concepts.concepts.empty(), "no concepts to align");
     const fs::path out_dir = options.output;
     EVOSCOPE_CHECK(options.force || !fs::exists(out_dir),
-                   "{} exists (use --force to replace it)", out_dir.string());
+                   "{} exists (use --force to replace it)",
+                   out_dir.string());
     const AlignConfig config = config_of(options);
     const auto t0 = std::chrono::steady_clock::now();
 
@@ -236,9 +250,11 @@ AlignRunResult run_align_concepts(const AlignOptions& options, const ConceptSet&
     // Build the folder beside the target and rename it into place at the end.
     const fs::path tmp = temp_path_for(out_dir);
     create_output_dir(tmp);
+
     struct TmpGuard {
         fs::path p;
         bool keep = false;
+
         ~TmpGuard() {
             if (!keep) {
                 std::error_code ec;
@@ -259,18 +275,30 @@ AlignRunResult run_align_concepts(const AlignOptions& options, const ConceptSet&
         text += fmt::format(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}"
             "\t{}\t{}\t{}\t{}\n",
-            cr.name, cr.category, cr.n_positive, cr.n_elements,
+            cr.name,
+            cr.category,
+            cr.n_positive,
+            cr.n_elements,
             cr.domain_score ? "domain_f1" : "f1",
             has ? run.sae.feature_names[static_cast<std::size_t>(cr.feature)] : "-",
             has ? fmt_double(config.thresholds[static_cast<std::size_t>(cr.threshold)]) : "NA",
-            has ? annotate::sense_name(cr.sense) : "NA", fmt_double(cr.val_score),
-            fmt_double(cr.test.precision), fmt_double(cr.test.recall), fmt_double(cr.test.f1),
-            fmt_double(cr.test.domain_f1), fmt_double(cr.auroc), fmt_double(cr.auprc),
-            fmt_double(cr.test.log_odds), fmt_double(cr.test.z),
+            has ? annotate::sense_name(cr.sense) : "NA",
+            fmt_double(cr.val_score),
+            fmt_double(cr.test.precision),
+            fmt_double(cr.test.recall),
+            fmt_double(cr.test.f1),
+            fmt_double(cr.test.domain_f1),
+            fmt_double(cr.auroc),
+            fmt_double(cr.auprc),
+            fmt_double(cr.test.log_odds),
+            fmt_double(cr.test.z),
             r.n_shifts > 0 ? fmt_double(cr.p_value) : "NA",
-            r.n_shifts > 0 ? fmt_double(cr.q_value) : "NA", cr.clears_chance ? "yes" : "no",
-            baseline_cell(run.neurons, c, true), baseline_cell(run.neurons, c, false),
-            baseline_cell(run.control, c, true), baseline_cell(run.control, c, false),
+            r.n_shifts > 0 ? fmt_double(cr.q_value) : "NA",
+            cr.clears_chance ? "yes" : "no",
+            baseline_cell(run.neurons, c, true),
+            baseline_cell(run.neurons, c, false),
+            baseline_cell(run.control, c, true),
+            baseline_cell(run.control, c, false),
             fmt_double(cr.trivial_f1),
             cr.frame_baseline >= 0 ? fmt_double(cr.frame_baseline) : "NA");
     }
@@ -313,15 +341,22 @@ AlignRunResult run_align_concepts(const AlignOptions& options, const ConceptSet&
                             lab.motif = cr.name;
                             lab.motif_val = vs;
                         }
-                        line = fmt::format(
-                            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-                            run.sae.feature_names[static_cast<std::size_t>(f)], cr.name,
-                            fmt_double(config.thresholds[static_cast<std::size_t>(t)]),
-                            annotate::sense_name(s), fmt_double(vs), fmt_double(test.precision),
-                            fmt_double(test.recall), fmt_double(test.f1),
-                            fmt_double(test.element_recall), fmt_double(test.domain_f1),
-                            fmt_double(auroc), fmt_double(auprc), fmt_double(test.log_odds),
-                            fmt_double(test.z));
+                        line =
+                            fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                                        run.sae.feature_names[static_cast<std::size_t>(f)],
+                                        cr.name,
+                                        fmt_double(config.thresholds[static_cast<std::size_t>(t)]),
+                                        annotate::sense_name(s),
+                                        fmt_double(vs),
+                                        fmt_double(test.precision),
+                                        fmt_double(test.recall),
+                                        fmt_double(test.f1),
+                                        fmt_double(test.element_recall),
+                                        fmt_double(test.domain_f1),
+                                        fmt_double(auroc),
+                                        fmt_double(auprc),
+                                        fmt_double(test.log_odds),
+                                        fmt_double(test.z));
                         gz.write(line);
                     }
                 }
@@ -343,8 +378,9 @@ AlignRunResult run_align_concepts(const AlignOptions& options, const ConceptSet&
         }
         return label;
     };
-    text = "feature\tlabel\tconcept\tthreshold\tsense\tval_score\ttest_score\ttest_precision\t"
-           "test_recall\tdensity\tmax\n";
+    text =
+        "feature\tlabel\tconcept\tthreshold\tsense\tval_score\ttest_score\ttest_precision\t"
+        "test_recall\tdensity\tmax\n";
     std::string labels_text = "feature\tlabel\tconcept\tscore\n";
     for (std::int64_t f = 0; f < F; ++f) {
         const auto& lab = labels[static_cast<std::size_t>(f)];
@@ -354,15 +390,20 @@ AlignRunResult run_align_concepts(const AlignOptions& options, const ConceptSet&
             has ? r.concepts[static_cast<std::size_t>(lab.concept_index)].name : "-";
         text += fmt::format(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-            run.sae.feature_names[static_cast<std::size_t>(f)], label, concept_name,
+            run.sae.feature_names[static_cast<std::size_t>(f)],
+            label,
+            concept_name,
             has ? fmt_double(config.thresholds[static_cast<std::size_t>(lab.threshold)]) : "NA",
-            has ? annotate::sense_name(lab.sense) : "NA", fmt_double(lab.val),
-            fmt_double(lab.test), fmt_double(lab.test_metrics.precision),
-            fmt_double(lab.test_metrics.recall), fmt_double(density[static_cast<std::size_t>(f)]),
+            has ? annotate::sense_name(lab.sense) : "NA",
+            fmt_double(lab.val),
+            fmt_double(lab.test),
+            fmt_double(lab.test_metrics.precision),
+            fmt_double(lab.test_metrics.recall),
+            fmt_double(density[static_cast<std::size_t>(f)]),
             fmt_double(r.feature_max[static_cast<std::size_t>(f)]));
         if (label != "-") {
-            labels_text += fmt::format("{}\t{}\t{}\t{}\n", f, label, concept_name,
-                                       fmt_double(lab.test));
+            labels_text +=
+                fmt::format("{}\t{}\t{}\t{}\n", f, label, concept_name, fmt_double(lab.test));
         }
     }
     write_text(tmp / "features.tsv", text);
@@ -383,8 +424,8 @@ AlignRunResult run_align_concepts(const AlignOptions& options, const ConceptSet&
     summary["shifts"] = r.n_shifts;
     summary["seed"] = config.seed;
     summary["shift_candidates"] = r.shift_candidates.size();
-    summary["identified_rule"] = fmt::format(
-        "val and test score > {} and q <= 0.05", options.identified_score);
+    summary["identified_rule"] =
+        fmt::format("val and test score > {} and q <= 0.05", options.identified_score);
     summary["identified"] = {{"sae", run.sae.n_identified}};
     if (run.neurons) {
         summary["identified"]["neurons"] = run.neurons->n_identified;
@@ -403,23 +444,22 @@ AlignRunResult run_align_concepts(const AlignOptions& options, const ConceptSet&
     }
     std::error_code ec;
     fs::rename(tmp, out_dir, ec);
-    EVOSCOPE_CHECK_IO(!ec, "cannot move {} to {}: {}", tmp.string(), out_dir.string(),
-                      ec.message());
+    EVOSCOPE_CHECK_IO(
+        !ec, "cannot move {} to {}: {}", tmp.string(), out_dir.string(), ec.message());
     guard.keep = true;
 
     // labels.tsv: --labels-out, else beside the SAE's cfg.json when the store names one.
     fs::path labels_path = options.labels_out;
     if (labels_path.empty() && !sae_path.empty()) {
-        const fs::path sae_dir = fs::is_directory(sae_path) ? fs::path(sae_path)
-                                                            : fs::path(sae_path).parent_path();
+        const fs::path sae_dir =
+            fs::is_directory(sae_path) ? fs::path(sae_path) : fs::path(sae_path).parent_path();
         if (fs::exists(sae_dir / "cfg.json")) {
             labels_path = sae_dir / "labels.tsv";
         }
     }
     if (!labels_path.empty()) {
         if (fs::exists(labels_path) && !options.force) {
-            EVOSCOPE_LOG_WARN("align: {} exists; not replaced (use --force)",
-                              labels_path.string());
+            EVOSCOPE_LOG_WARN("align: {} exists; not replaced (use --force)", labels_path.string());
         } else {
             write_file_atomic(labels_path, labels_text);
             run.labels_path = labels_path.string();
@@ -428,9 +468,12 @@ AlignRunResult run_align_concepts(const AlignOptions& options, const ConceptSet&
     EVOSCOPE_LOG_INFO(
         "align: concepts identified (val and test score > {}, q <= 0.05): SAE features {}/{}, "
         "neurons {}, control {}; {:.1f} s",
-        options.identified_score, run.sae.n_identified, C,
+        options.identified_score,
+        run.sae.n_identified,
+        C,
         run.neurons ? fmt::format("{}/{}", run.neurons->n_identified, C) : "not run",
-        run.control ? fmt::format("{}/{}", run.control->n_identified, C) : "not run", seconds);
+        run.control ? fmt::format("{}/{}", run.control->n_identified, C) : "not run",
+        seconds);
     return run;
 }
 

@@ -21,18 +21,18 @@ struct AlignOptions {
     std::vector<std::string> tracks;  ///< bigWig/bedGraph; "PATH:+"/"PATH:-" for one strand
     std::string annotations;          ///< GFF3/GTF/BED/GenBank
     std::string fasta;
-    std::string output;                ///< output folder
-    std::string neurons;               ///< activation store: raw-neuron baseline
-    std::string control_features;      ///< feature store of the control SAE
-    std::string labels_out;            ///< labels.tsv path; empty: beside the SAE's cfg.json
-    bool force = false;                ///< replace an existing output folder / labels.tsv
-    int shifts = 100;                  ///< circular shifts for the chance bound
+    std::string output;            ///< output folder
+    std::string neurons;           ///< activation store: raw-neuron baseline
+    std::string control_features;  ///< feature store of the control SAE
+    std::string labels_out;        ///< labels.tsv path; empty: beside the SAE's cfg.json
+    bool force = false;            ///< replace an existing output folder / labels.tsv
+    int shifts = 100;              ///< circular shifts for the chance bound
     std::uint64_t seed = 1;
     std::int64_t split_block_bp = 100000;
     int bins = 64;
     int shift_top = 4;
     int shift_dense = 4;
-    int threads = 0;  ///< 0: all cores
+    int threads = 0;                ///< 0: all cores
     double identified_score = 0.5;  ///< val and test score above this (and q <= 0.05)
 };
 

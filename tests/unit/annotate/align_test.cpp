@@ -17,8 +17,12 @@ using namespace evoscope::annotate;
 namespace {
 
 /// A concept with spans on one strand of contig 0; each span is one element (when `elements`).
-Concept make_concept(const std::string& name, int strand, std::size_t n_contigs,
-                     const std::vector<Span>& spans, bool elements = true, std::int32_t contig = 0) {
+Concept make_concept(const std::string& name,
+                     int strand,
+                     std::size_t n_contigs,
+                     const std::vector<Span>& spans,
+                     bool elements = true,
+                     std::int32_t contig = 0) {
     Concept c;
     c.name = name;
     c.category = "test";
@@ -128,7 +132,8 @@ std::vector<Span> random_spans(std::mt19937& rng, std::int64_t length, int n) {
     std::uniform_int_distribution<std::int64_t> len(20, 200);
     const std::int64_t step = length / n;
     for (int i = 0; i < n; ++i) {
-        const std::int64_t b = i * step + (std::uniform_int_distribution<std::int64_t>(0, step / 2))(rng);
+        const std::int64_t b =
+            i * step + (std::uniform_int_distribution<std::int64_t>(0, step / 2))(rng);
         spans.push_back({b, std::min(b + len(rng), (i + 1) * step - 1)});
     }
     return spans;
@@ -136,9 +141,10 @@ std::vector<Span> random_spans(std::mt19937& rng, std::int64_t length, int n) {
 
 }  // namespace
 
-TEST_CASE("align: a track equal to a concept gets F1 1 and p at the floor; a shifted copy does "
-          "not clear chance",
-          "[annotate][align]") {
+TEST_CASE(
+    "align: a track equal to a concept gets F1 1 and p at the floor; a shifted copy does "
+    "not clear chance",
+    "[annotate][align]") {
     std::mt19937 rng(7);
     const std::int64_t L = 60000;
     ConceptSet set;
@@ -194,7 +200,9 @@ namespace {
 
 /// A random feature store: 2 contigs, some positions uncovered, small chunks so that elements
 /// cross blocks.
-void write_random_store(const std::filesystem::path& dir, std::mt19937& rng, std::int64_t d_sae,
+void write_random_store(const std::filesystem::path& dir,
+                        std::mt19937& rng,
+                        std::int64_t d_sae,
                         const std::vector<sae::FeatureContig>& contigs) {
     sae::FeatureStoreHeader h;
     h.d_sae = d_sae;
@@ -288,7 +296,8 @@ TEST_CASE("align: splits are disjoint and cover every position", "[annotate][ali
     DenseTrack t;
     t.name = "t";
     for (auto& per : t.values) {
-        per = {std::vector<float>(1000, 1.0f), std::vector<float>(900, 1.0f),
+        per = {std::vector<float>(1000, 1.0f),
+               std::vector<float>(900, 1.0f),
                std::vector<float>(50, 1.0f)};
     }
     tracks.push_back(t);

@@ -103,9 +103,10 @@ TEST_CASE("run_align_concepts: an unknown contig in a track is a one-line error 
     CHECK_FALSE(fs::exists(tmp / "out"));
 }
 
-TEST_CASE("run_align_concepts: a feature store whose contig lengths differ from the FASTA's is "
-          "an error",
-          "[unit][pipelines]") {
+TEST_CASE(
+    "run_align_concepts: a feature store whose contig lengths differ from the FASTA's is "
+    "an error",
+    "[unit][pipelines]") {
     TempDir tmp;
     evoscope::sae::FeatureStoreHeader h;
     h.d_sae = 4;
