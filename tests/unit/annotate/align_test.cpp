@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.hpp"
+#include "store/activation_store.hpp"
 #include "store/feature_store.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -353,4 +354,42 @@ TEST_CASE("align: a store contig missing from the FASTA is a one-line input erro
     set.contigs = {{"chrZ", 100}};
     CHECK_THROWS_WITH(align(*source, set, config),
                       Catch::Contains("length 200 but the FASTA's is 100"));
+}
+
+TEST_CASE("align: raw neurons from an activation store are features of both signs",
+          "[annotate][align]") {
+    test::TempDir tmp;
+    const std::int64_t L = 400;
+    const std::vector<Span> spans{{20, 60}, {120, 150}, {220, 260}, {320, 350}};
+    {
+        sae::StoreManifest h;
+        h.site = "blocks.0";
+        h.d_model = 2;
+        sae::ActivationStoreWriter writer(tmp / "acts", h);
+        for (char strand : {'+', '-'}) {
+            std::vector<float> rows(static_cast<std::size_t>(2 * L), 0.25f);
+            for (const auto& s : spans) {
+                for (std::int64_t p = s.begin; p < s.end; ++p) {
+                    // dimension 0 is negative on the concept (+ strand rows only)
+                    rows[static_cast<std::size_t>(2 * p)] = strand == '+' ? -3.0f : 0.25f;
+                }
+            }
+            writer.append("chr1", 0, L, strand, rows);
+        }
+        writer.commit();
+    }
+    const auto source = open_neuron_source(tmp / "acts", 64);
+    REQUIRE(source->n_features() == 4);
+    CHECK(source->feature_name(1) == "neuron/0-");
+    CHECK(source->feature_max()[1] == 3.0f);
+    ConceptSet set;
+    set.contigs = {{"chr1", L}};
+    set.concepts.push_back(make_concept("X", 0, 1, spans));
+    AlignConfig config;
+    config.split_block_bp = 100;
+    config.n_shifts = 0;
+    const AlignResult r = align(*source, set, config);
+    CHECK(r.concepts[0].feature == 1);
+    CHECK(r.concepts[0].sense == kSame);
+    CHECK(r.concepts[0].test.f1 == Approx(1.0));
 }
