@@ -39,6 +39,7 @@ struct GroupSpec {
 
 constexpr GroupSpec kGroups[] = {
     {"variants", "Variants: reference/alternate window pairs"},
+    {"motifs", "Motifs: scan a genome (exact p-values), discover a feature's motif"},
     {"model",
      "The model: info, init, train, convert, score, embed (all but info run in evoscope-torch)"},
     {"sae", "Sparse autoencoders: train, eval, encode, convert (run in evoscope-torch)"},

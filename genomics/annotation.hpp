@@ -13,8 +13,13 @@
 ///     one feature each of type AnnotationOptions::bed_type;
 ///   - GenBank features are linked to their gene by /locus_tag (else /gene): the gene's ID is
 ///     that value, and mRNA/CDS/tRNA/rRNA/... with the same value get it as Parent.
+///   - GenBank genes and transcripts (mRNA, tRNA, rRNA, ncRNA, ...) are one span, as in GFF3;
+///     a transcript's location segments become "exon" children;
+///   - GFF3 features past the end of a contig whose landmark has Is_circular=true wrap around:
+///     the part is split into [begin, length) and [0, end - length).
 /// Contig names are resolved against the FASTA's contigs (aliases as for regions) and checked
-/// against their lengths. Errors name the file and line.
+/// against their lengths. Errors name the file and line. docs/annotations.md has the full
+/// table of rules (IDs of synthesised features, GTF transcript types, GenBank linking).
 #pragma once
 
 #include <cstddef>
@@ -51,10 +56,15 @@ struct AnnotationFeature {
     std::string type;    ///< as written: "gene", "mRNA", "CDS", "tRNA", "SO:0000316", ...
     std::string source;  ///< GFF3/GTF column 2; "BED", "GenBank" for those formats
     Strand strand = Strand::Unknown;
-    /// Sorted by begin, non-overlapping (touching parts are kept apart: they are exons).
+    /// Sorted by begin; touching parts are kept apart (they are exons). Parts do not overlap,
+    /// except where the input says so (a GenBank ribosomal-slippage join(1..100,100..200)).
     std::vector<FeaturePart> parts;
     std::optional<double> score;
-    std::string id;                    ///< GFF3 ID (percent-decoded); may be empty
+    /// GFF3 ID (percent-decoded); GTF gene_id, transcript_id, "CDS:<transcript_id>" (also
+    /// start_codon:, stop_codon:); BED12 name and "CDS:<name>"; GenBank /locus_tag for genes,
+    /// /transcript_id or "<key>:<locus_tag>" for transcripts, /protein_id or "CDS:<locus_tag>"
+    /// for CDS. May be empty (exons, BED3-6 lines, ...).
+    std::string id;
     std::vector<std::string> parents;  ///< GFF3 Parent ids (several allowed)
     std::string name;                  ///< Name / gene_name / BED name / GenBank /gene or /product
     /// All attributes, decoded, in input order (GFF3 tags, GTF keys, GenBank qualifiers without
@@ -87,8 +97,9 @@ struct Annotation {
     AnnotationFormat format = AnnotationFormat::Auto;  ///< the format that was read
     /// In input order (a multi-line feature at its first line).
     std::vector<AnnotationFeature> features;
-    std::size_t n_skipped = 0;         ///< malformed lines skipped (lenient)
-    std::size_t n_unknown_contig = 0;  ///< features skipped for an unknown contig
+    std::size_t n_skipped = 0;  ///< malformed lines skipped (lenient)
+    /// Lines (GenBank: features) skipped for an unknown contig, with their children.
+    std::size_t n_unknown_contig = 0;
     std::map<std::string, std::int64_t> sequence_regions;  ///< GFF3 ##sequence-region lengths
 
     /// Index of the feature whose ID is `id`, if any.
@@ -108,8 +119,8 @@ struct Annotation {
 /// Reads an annotation file (plain or gzip/bgzip; "-" is stdin, which needs an explicit format).
 /// @throws IoError when the file cannot be read; FormatError "path:line: what" for a malformed
 ///         line (unless lenient), a GFF3 Parent that no feature has as ID, duplicate GFF3 IDs
-///         on lines that differ in type or contig; InputError "path:line: unknown contig ..."
-///         (ContigSet::require's message) or a feature past the contig's end.
+///         on lines that differ in type, contig or strand; InputError "path:line: unknown contig
+///         ..." (ContigSet::require's message) or a feature past the contig's end.
 Annotation read_annotation(const std::filesystem::path& path,
                            const ContigSet& contigs,
                            const AnnotationOptions& options = {});

@@ -1,5 +1,5 @@
 /// @file
-/// Helpers shared by the training commands (`model train`, `train-sae`): number and duration
+/// Helpers shared by the training commands (`model train`, `sae train`): number and duration
 /// formatting for progress lines, the checkpoints of a run folder (finding the latest, opening it
 /// for --resume, writing one atomically), and a small self-contained SVG line chart for loss
 /// curves.

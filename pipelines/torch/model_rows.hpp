@@ -42,7 +42,7 @@ public:
     std::vector<std::int64_t> window_tokens(std::int64_t i) const;
     /// The model's next-base cross-entropy (nats per predicted base) over windows [w0, w1) when
     /// the activation at the site is replaced by `replace(acts)` (acts [L, d] fp32 in reading
-    /// order); `replace` empty: the clean model. Exposed for `eval-sae --loss-recovered`.
+    /// order); `replace` empty: the clean model. Exposed for `sae eval --loss-recovered`.
     struct Impl;
 
     Impl& impl() const { return *impl_; }

@@ -1,6 +1,6 @@
 /// @file
 /// ModelActivationRows's state, shared by the commands that also need the model itself
-/// (`eval-sae --loss-recovered`, `encode`). Internal to evoscope_pipelines_torch.
+/// (`sae eval --loss-recovered`, `sae encode`). Internal to evoscope_pipelines_torch.
 #pragma once
 
 #include <cstdint>

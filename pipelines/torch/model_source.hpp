@@ -4,7 +4,7 @@
 ///
 /// Windows and the trained context C (model::TrainedContext: tokens per training window; a
 /// training window of C tokens runs the model on its first C - 1 and predicts its last C - 1):
-/// - embed, encode -m, train-sae -m, eval-sae -m run the model on windows of bases, one token per
+/// - model embed, sae encode -m, sae train -m, sae eval -m run the model on windows of bases, one token per
 ///   base. Default window: min(C - 1, 8192) bases, the forward-pass length of training.
 /// - score runs windows of tokens (the bases, plus the end-of-document token with --prepend-eod),
 ///   each predicting all but its first token. Default window: min(C, 8192) tokens.

@@ -1,5 +1,5 @@
 /// @file
-/// Pieces shared by the SAE commands (train-sae, eval-sae, encode): opening the activation input
+/// Pieces shared by the SAE commands (sae train, sae eval, sae encode): opening the activation input
 /// (--acts store or .npy, or a model over FASTA windows) and opening an SAE file of any format.
 #pragma once
 

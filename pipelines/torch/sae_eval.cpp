@@ -83,7 +83,7 @@ SaeEvalResult run_sae_eval(const SaeEvalOptions& config) {
 
     const auto [r0, r_end] = parse_rows(config.rows, input.rows->n_rows());
     const std::int64_t r1 = std::min(r_end, r0 + config.max_rows);
-    EVOSCOPE_LOG_INFO("eval-sae: {} SAE {} -> {} on rows [{}, {}) of {}",
+    EVOSCOPE_LOG_INFO("sae eval: {} SAE {} -> {} on rows [{}, {}) of {}",
                       sae::arch_name(sc.arch),
                       sc.d_in,
                       sc.d_sae,

@@ -284,7 +284,7 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
         config.output_dir = given.resume;
     }
     EVOSCOPE_CHECK_USAGE(!config.output_dir.empty(),
-                         "train-sae needs -o/--output DIR (or --resume DIR)");
+                         "sae train needs -o/--output DIR (or --resume DIR)");
     const fs::path out_dir = config.output_dir;
     RunFolderGuard run_folder(out_dir);  // a failed fresh run leaves nothing behind
     if (given.resume.empty()) {
@@ -439,7 +439,7 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
                                   ? read_tensor_rows(*input.rows, n_train, n_rows, config.eval_rows)
                                   : at::Tensor();
     EVOSCOPE_LOG_INFO(
-        "train-sae: {} {} -> {} (k {}), {} steps of {} rows, lr {:.3g}; {} training rows, {} held "
+        "sae train: {} {} -> {} (k {}), {} steps of {} rows, lr {:.3g}; {} training rows, {} held "
         "out; "
         "input {}",
         sae::arch_name(sc.arch),
@@ -505,7 +505,7 @@ SaeTrainResult run_sae_train(const SaeTrainOptions& given) {
         config.stop_after > 0 ? std::min(config.steps, std::max(config.stop_after, first_step))
                               : config.steps;
     std::vector<float> buf(static_cast<std::size_t>(config.batch * d_in));
-    std::optional<ProgressLine> bar(std::in_place, "train-sae");
+    std::optional<ProgressLine> bar(std::in_place, "sae-train");
     for (std::int64_t step = first_step; step < last_step; ++step) {
         source.next(config.batch, buf);
         const at::Tensor x = at::from_blob(buf.data(), {config.batch, d_in}, at::kFloat);

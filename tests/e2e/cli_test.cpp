@@ -13,6 +13,8 @@ TEST_CASE("CLI: --help prints usage on stdout and exits 0", "[e2e][cli]") {
                                 "markov",
                                 "run",
                                 "variants windows",
+                                "motifs scan",
+                                "motifs discover",
                                 "model info",
                                 "model init",
                                 "model train",

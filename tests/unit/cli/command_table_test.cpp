@@ -18,12 +18,14 @@ TEST_CASE("command table: unique names, groups known, torch-free commands linked
         CHECK_FALSE(spec.summary.empty());
         CHECK(spec.summary.size() <= 80);
         CHECK((spec.group.empty() || spec.group == "model" || spec.group == "sae" ||
-               spec.group == "variants"));
+               spec.group == "variants" || spec.group == "motifs"));
         // This test links the torch-free table, as `evoscope` does: torch commands are handed over.
         CHECK((spec.setup == nullptr) == spec.needs_torch);
     }
     CHECK(names.count("sae train") == 1);
     CHECK(names.count(" windows") == 1);
+    CHECK(names.count("motifs scan") == 1);
+    CHECK(names.count("motifs discover") == 1);
 }
 
 TEST_CASE("aliases: every old name maps to a command of the table", "[unit][cli]") {
