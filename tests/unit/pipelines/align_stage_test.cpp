@@ -125,3 +125,28 @@ TEST_CASE(
     CHECK_THROWS_WITH(pl::run_align_concepts(o, tiny_concepts()),
                       Catch::Contains("contig 'chr1' has length 3000 but the FASTA's is 4000"));
 }
+
+TEST_CASE("run_align: FASTA, GFF3 and a bedGraph track end to end", "[unit][pipelines]") {
+    TempDir tmp;
+    // gene A is chrT:11-300 on +; the track covers it.
+    write_file(tmp / "geneA.bedGraph", "chrT\t10\t300\t1\n");
+    pl::AlignOptions o;
+    o.fasta = evoscope::test::fixture_path("annotation/mini.fa").string();
+    o.annotations = evoscope::test::fixture_path("annotation/mini.gff3").string();
+    o.tracks = {(tmp / "geneA.bedGraph:+").string()};
+    o.output = (tmp / "out").string();
+    o.split_block_bp = 100;
+    o.shifts = 9;
+    const auto run = pl::run_align(o);
+    const auto rows = tsv_rows(read_file(tmp / "out" / "concepts.tsv"));
+    REQUIRE(rows.size() == run.sae.result.concepts.size() + 1);
+    bool saw_gene = false;
+    for (const auto& row : rows) {
+        if (row[0] == "gene") {
+            saw_gene = true;
+            CHECK(row[5] == "track:geneA");
+            CHECK(row[7] == "same");
+        }
+    }
+    CHECK(saw_gene);
+}
