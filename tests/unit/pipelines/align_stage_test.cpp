@@ -131,8 +131,11 @@ TEST_CASE("run_align: FASTA, GFF3 and a bedGraph track end to end", "[unit][pipe
     // gene A is chrT:11-300 on +; the track covers it.
     write_file(tmp / "geneA.bedGraph", "chrT\t10\t300\t1\n");
     pl::AlignOptions o;
-    o.fasta = evoscope::test::fixture_path("annotation/mini.fa").string();
-    o.annotations = evoscope::test::fixture_path("annotation/mini.gff3").string();
+    // Copies: the FASTA reader indexes the FASTA beside it, and fixtures stay untouched.
+    fs::copy_file(evoscope::test::fixture_path("annotation/mini.fa"), tmp / "mini.fa");
+    fs::copy_file(evoscope::test::fixture_path("annotation/mini.gff3"), tmp / "mini.gff3");
+    o.fasta = (tmp / "mini.fa").string();
+    o.annotations = (tmp / "mini.gff3").string();
     o.tracks = {(tmp / "geneA.bedGraph:+").string()};
     o.output = (tmp / "out").string();
     o.split_block_bp = 100;
