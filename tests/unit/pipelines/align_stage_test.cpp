@@ -153,3 +153,56 @@ TEST_CASE("run_align: FASTA, GFF3 and a bedGraph track end to end", "[unit][pipe
     }
     CHECK(saw_gene);
 }
+
+TEST_CASE(
+    "run_align_concepts: labels.tsv goes beside the SAE's cfg.json and is kept without "
+    "--force",
+    "[unit][pipelines]") {
+    TempDir tmp;
+    fs::create_directories(tmp / "sae");
+    write_file(tmp / "sae" / "cfg.json", "{}\n");
+    evoscope::sae::FeatureStoreHeader h;
+    h.d_sae = 3;
+    h.sae_path = (tmp / "sae").string();
+    h.contigs = {{"chr1", 4000}};
+    const auto concepts = tiny_concepts();
+    {
+        evoscope::sae::FeatureStoreWriter w(tmp / "store", h);
+        for (char strand : {'+', '-'}) {
+            std::vector<std::int64_t> row_ptr{0};
+            std::vector<std::uint32_t> ids;
+            std::vector<float> values;
+            for (std::int64_t p = 0; p < 4000; ++p) {
+                bool in = false;
+                for (const auto& s : concepts.concepts[0].positive[0][0]) {
+                    in = in || (s.begin <= p && p < s.end);
+                }
+                if (strand == '+' && in) {
+                    ids.push_back(0);
+                    values.push_back(2.0f);
+                }
+                ids.push_back(2);
+                values.push_back(0.5f);
+                row_ptr.push_back(static_cast<std::int64_t>(ids.size()));
+            }
+            w.append("chr1", 0, 4000, strand, row_ptr, ids, values);
+        }
+        w.commit();
+    }
+    pl::AlignOptions o;
+    o.features = (tmp / "store").string();
+    o.output = (tmp / "out").string();
+    o.split_block_bp = 500;
+    o.shifts = 9;
+    const auto run = pl::run_align_concepts(o, concepts);
+    CHECK(run.labels_path == (tmp / "sae" / "labels.tsv").string());
+    const auto labels = tsv_rows(read_file(tmp / "sae" / "labels.tsv"));
+    REQUIRE(labels.size() == 2);
+    CHECK(labels[1][0] == "0");
+    CHECK(labels[1][1] == "CDS");
+    write_file(tmp / "sae" / "labels.tsv", "mine\n");
+    o.output = (tmp / "out2").string();
+    const auto again = pl::run_align_concepts(o, concepts);
+    CHECK(again.labels_path.empty());
+    CHECK(read_file(tmp / "sae" / "labels.tsv") == "mine\n");
+}
