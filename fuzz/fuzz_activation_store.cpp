@@ -36,6 +36,10 @@ fs::path make_store() {
     writer.append("c1", 0, 2, '-', std::span<const float>(rows).first(6));
     writer.append("c2", 10, 12, '+', std::span<const float>(rows).first(6));
     writer.commit();
+    // The seed fuzz/corpus/activation_store/manifest.json is this file.
+    fs::copy_file(dir / "manifest.json",
+                  evoscope::fuzz::scratch_dir() / "activation_store.seed.json",
+                  fs::copy_options::overwrite_existing);
     return dir;
 }
 

@@ -37,6 +37,10 @@ fs::path make_store() {
     writer.append("c1", 0, 5, '-', row_ptr, ids, values);
     writer.append("c2", 1, 6, '+', row_ptr, ids, values);
     writer.commit();
+    // The seed fuzz/corpus/feature_store/manifest.json is this file.
+    fs::copy_file(dir / "manifest.json",
+                  evoscope::fuzz::scratch_dir() / "feature_store.seed.json",
+                  fs::copy_options::overwrite_existing);
     return dir;
 }
 

@@ -8,11 +8,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include <unistd.h>
 
@@ -21,12 +23,17 @@
 
 namespace evoscope::fuzz {
 
-/// /tmp/evoscope-fuzz-<pid>/ (created on first use, reused by every input of the process).
+/// /tmp/evoscope-fuzz-<pid>/ (created on first use, reused by every input of the process,
+/// removed at a normal exit; a crashed run leaves it behind for a look).
 inline const std::filesystem::path& scratch_dir() {
     static const std::filesystem::path dir = [] {
         auto path = std::filesystem::temp_directory_path() /
                     ("evoscope-fuzz-" + std::to_string(::getpid()));
         std::filesystem::create_directories(path);
+        std::atexit([] {
+            std::error_code ec;
+            std::filesystem::remove_all(scratch_dir(), ec);
+        });
         return path;
     }();
     return dir;
