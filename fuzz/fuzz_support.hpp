@@ -8,7 +8,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <span>
@@ -23,17 +22,25 @@
 
 namespace evoscope::fuzz {
 
-/// /tmp/evoscope-fuzz-<pid>/ (created on first use, reused by every input of the process,
-/// removed at a normal exit; a crashed run leaves it behind for a look).
+/// /tmp/evoscope-fuzz-<pid>/ (created on first use, reused by every input of the process).
+/// libFuzzer ends a run with _Exit (no atexit handlers), so instead of cleaning up at exit each
+/// process removes the folders of earlier processes that are gone (no /proc/<pid>).
 inline const std::filesystem::path& scratch_dir() {
     static const std::filesystem::path dir = [] {
-        auto path = std::filesystem::temp_directory_path() /
-                    ("evoscope-fuzz-" + std::to_string(::getpid()));
-        std::filesystem::create_directories(path);
-        std::atexit([] {
-            std::error_code ec;
-            std::filesystem::remove_all(scratch_dir(), ec);
-        });
+        namespace fs = std::filesystem;
+        const std::string prefix = "evoscope-fuzz-";
+        const fs::path tmp = fs::temp_directory_path();
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(tmp, ec)) {
+            const std::string name = entry.path().filename().string();
+            if (name.starts_with(prefix) && name.size() > prefix.size() &&
+                name.find_first_not_of("0123456789", prefix.size()) == std::string::npos &&
+                !fs::exists(fs::path("/proc") / name.substr(prefix.size()))) {
+                fs::remove_all(entry.path(), ec);
+            }
+        }
+        auto path = tmp / (prefix + std::to_string(::getpid()));
+        fs::create_directories(path);
         return path;
     }();
     return dir;

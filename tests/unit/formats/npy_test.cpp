@@ -95,8 +95,9 @@ TEST_CASE("bf16 conversion rounds to nearest even and keeps NaN", "[core][npy]")
     CHECK(std::isnan(bf16_to_float(float_to_bf16(std::nanf("")))));
 }
 
-// Found by fuzz/fuzz_npy: the element count of a huge shape overflowed (UBSan in
-// read_npy_float32; the byte count wrapped to 0 and passed the size check).
+// Found while fuzzing .npy (by reading the reader; reproduced with fuzz/fuzz_npy): the element
+// count of a huge shape overflowed (UBSan in read_npy_float32; the byte count wrapped to 0 and
+// passed the size check).
 TEST_CASE("npy: a shape whose size overflows is refused", "[core][npy]") {
     TempDir tmp;
     for (const auto& shape :

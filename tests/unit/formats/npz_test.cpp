@@ -207,8 +207,8 @@ TEST_CASE("npz: corrupt or foreign files are refused with the file and member na
     }
 }
 
-// Found by fuzz/fuzz_npz review: a member whose shape x itemsize wraps to the data size (here 0)
-// was accepted with a wrong element count.
+// Found while fuzzing .npz (by reading the reader): a member whose shape x itemsize wraps to the
+// data size (here 0) was accepted with a wrong element count.
 TEST_CASE("npz: a member whose byte count overflows is refused", "[core][npz]") {
     TempDir tmp;
     const auto path = tmp / "huge.npz";
