@@ -9,7 +9,7 @@ endif()
 # CUDA sources (sae/cuda/*.cu, *.cuh) are left out: clang-format 14's handling of kernel launches
 # is not one we want to enforce.
 set(_files "")
-foreach(_module core formats genomics model store sae annotate pipelines cli bench tests)
+foreach(_module core formats genomics model store sae annotate pipelines cli bench tests fuzz)
     file(GLOB_RECURSE _module_files "${SOURCE_DIR}/${_module}/*.hpp" "${SOURCE_DIR}/${_module}/*.cpp")
     list(APPEND _files ${_module_files})
 endforeach()

@@ -3,7 +3,8 @@
 # sae, store; model: no htslib, genomics, sae, store; store: formats and core, no torch; sae: no
 # htslib, model, genomics (store and formats allowed); annotate: no torch, model, sae (store and
 # formats allowed); pipelines: no CLI11 (stages are library functions); cli: no libtorch
-# headers; CUDA headers only in sae/cuda/.
+# headers; CUDA headers only in sae/cuda/; fuzz: the torch-free modules only (core, formats,
+# genomics, store).
 set(_rules
     "core|formats/|genomics/|model/|store/|sae/|annotate/|pipelines/|cli/|torch/|ATen/|c10/|htslib/|seqan3/|cuda"
     "formats|genomics/|model/|sae/|store/|annotate/|pipelines/|cli/|torch/|ATen/|c10/|htslib/|seqan3/|cuda"
@@ -13,7 +14,8 @@ set(_rules
     "sae|genomics/|model/|annotate/|pipelines/|cli/|htslib/|seqan3/"
     "annotate|model/|sae/|pipelines/|cli/|torch/|ATen/|c10/|htslib/|cuda"
     "pipelines|cli/|CLI/"
-    "cli|<torch/|<ATen/|<c10/|htslib/|seqan3/")
+    "cli|<torch/|<ATen/|<c10/|htslib/|seqan3/"
+    "fuzz|model/|sae/|annotate/|pipelines/|cli/|torch/|ATen/|c10/|cuda")
 set(_failures "")
 foreach(_rule IN LISTS _rules)
     string(REPLACE "|" ";" _parts "${_rule}")

@@ -166,6 +166,7 @@ NpyHeader parse_npy_header(std::span<const std::byte> bytes, const std::string& 
     const auto shape = dict_value(dict, "shape");
     EVOSCOPE_CHECK_FORMAT(
         shape.size() >= 2 && shape.front() == '(', "{}: malformed .npy shape {}", where, shape);
+    std::int64_t n_elements = 1;
     for (auto part : split(shape.substr(1, shape.size() - 2), ',')) {
         part = trim(part);
         if (part.empty()) {
@@ -178,6 +179,11 @@ NpyHeader parse_npy_header(std::span<const std::byte> bytes, const std::string& 
             d = -1;
         }
         EVOSCOPE_CHECK_FORMAT(d >= 0, "{}: malformed .npy shape {}", where, shape);
+        // Element counts fit std::int64_t from here on (callers multiply the dimensions).
+        EVOSCOPE_CHECK_FORMAT(!__builtin_mul_overflow(n_elements, d, &n_elements),
+                              "{}: .npy shape {} is too large",
+                              where,
+                              shape);
         header.shape.push_back(d);
     }
     return header;
@@ -269,17 +275,20 @@ NpyInfo read_npy_header(const std::filesystem::path& path) {
     info.shape = header.shape;
     info.data_offset = header.data_offset;
     info.fortran_order = header.fortran_order;
-    std::size_t n_bytes = npy_itemsize(info.dtype);
+    std::uint64_t n_elements = 1;  // cannot overflow: parse_npy_header checked the product
     for (const auto d : info.shape) {
-        n_bytes *= static_cast<std::size_t>(d);
+        n_elements *= static_cast<std::uint64_t>(d);
     }
-    const auto file_size = static_cast<std::size_t>(file.size());
+    const std::size_t itemsize = npy_itemsize(info.dtype);
+    const auto present = static_cast<std::uint64_t>(file.size()) - info.data_offset;
     EVOSCOPE_CHECK_FORMAT(
-        file_size >= info.data_offset + n_bytes,
-        "{}: truncated .npy data ({} bytes expected after the header, {} present)",
+        n_elements <= present / itemsize,
+        "{}: truncated .npy data ({} elements of {} bytes expected after the header, {} bytes "
+        "present)",
         where,
-        n_bytes,
-        file_size - info.data_offset);
+        n_elements,
+        itemsize,
+        present);
     return info;
 }
 

@@ -93,14 +93,19 @@ NpzArray parse_npy_member(const std::string& where,
     EVOSCOPE_CHECK_FORMAT(
         descr_itemsize(array.descr).has_value(), "{}: unsupported dtype '{}'", where, array.descr);
     EVOSCOPE_CHECK_FORMAT(!header.fortran_order, "{}: Fortran order is not supported", where);
-    const std::uint64_t n_bytes = n_elements_of(array.shape) * array.itemsize();
-    EVOSCOPE_CHECK_FORMAT(bytes.size() - header.data_offset == n_bytes,
-                          "{}: {} data bytes after the .npy header, shape {} and dtype {} need {}",
-                          where,
-                          bytes.size() - header.data_offset,
-                          npy_shape_text(array.shape),
-                          array.descr,
-                          n_bytes);
+    // n_elements fits std::int64_t (parse_npy_header checks), the byte count may not.
+    const std::uint64_t n_elements = n_elements_of(array.shape);
+    const std::uint64_t present = bytes.size() - header.data_offset;
+    EVOSCOPE_CHECK_FORMAT(
+        n_elements <= present / array.itemsize() && n_elements * array.itemsize() == present,
+        "{}: {} data bytes after the .npy header, shape {} and dtype {} need {} "
+        "elements of {} bytes",
+        where,
+        present,
+        npy_shape_text(array.shape),
+        array.descr,
+        n_elements,
+        array.itemsize());
     const auto first = bytes.begin() + static_cast<std::ptrdiff_t>(header.data_offset);
     array.data.assign(first, bytes.end());
     return array;

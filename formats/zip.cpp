@@ -265,6 +265,15 @@ ZipReader::ZipReader(std::vector<std::filesystem::path> parts) : source_(std::mo
                               entry.name,
                               entry.data_offset,
                               entry.data_offset + entry.compressed_size);
+        // Deflate expands at most 1032:1 (a 258-byte match per 2 bits): a larger declared size
+        // is corrupt, and would otherwise be allocated by read() before inflating.
+        EVOSCOPE_CHECK_FORMAT(entry.method != 8 || entry.size / 1032 <= entry.compressed_size,
+                              "'{}': entry '{}' declares {} bytes inflated from {} deflated, more "
+                              "than deflate can produce",
+                              file,
+                              entry.name,
+                              entry.size,
+                              entry.compressed_size);
         const auto [it, inserted] = index_.emplace(entry.name, entries_.size());
         EVOSCOPE_CHECK_FORMAT(inserted, "'{}': duplicate entry '{}'", file, entry.name);
         entries_.push_back(std::move(entry));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 
 #include <fmt/format.h>
@@ -229,6 +230,10 @@ ActivationStore::ActivationStore(const std::filesystem::path& dir)
         auto& m = s.manifest;
         m.site = j.at("site").get<std::string>();
         m.d_model = j.at("d_model").get<std::int64_t>();
+        EVOSCOPE_CHECK_FORMAT(m.d_model > 0,
+                              "{}: d_model must be positive, got {}",
+                              manifest_path.string(),
+                              m.d_model);
         m.dtype = parse_store_dtype(j.at("dtype").get<std::string>());
         m.model_path = j.at("model").value("path", "");
         m.model_hash = j.at("model").value("hash", "");
@@ -244,6 +249,13 @@ ActivationStore::ActivationStore(const std::filesystem::path& dir)
         std::int64_t first = 0;
         for (std::size_t i = 0; i < m.shards.size(); ++i) {
             s.shard_first_row.push_back(first);
+            EVOSCOPE_CHECK_FORMAT(
+                m.shard_rows[i] >= 0 &&
+                    m.shard_rows[i] <= std::numeric_limits<std::int64_t>::max() - first,
+                "{}: shard '{}' has a bad row count {}",
+                manifest_path.string(),
+                m.shards[i],
+                m.shard_rows[i]);
             first += m.shard_rows[i];
         }
         for (const auto& b : j.at("blocks")) {
@@ -251,12 +263,22 @@ ActivationStore::ActivationStore(const std::filesystem::path& dir)
             block.contig = b.at(0).get<std::string>();
             block.begin = b.at(1).get<std::int64_t>();
             block.end = b.at(2).get<std::int64_t>();
-            block.strand = b.at(3).get<std::string>().at(0);
+            const auto strand = b.at(3).get<std::string>();
+            EVOSCOPE_CHECK_FORMAT(strand == "+" || strand == "-",
+                                  "{}: row block {}:{}-{} has strand '{}' (not + or -)",
+                                  manifest_path.string(),
+                                  block.contig,
+                                  block.begin,
+                                  block.end,
+                                  strand);
+            block.strand = strand[0];
             block.shard = b.at(4).get<std::size_t>();
             block.row = b.at(5).get<std::int64_t>();
+            // begin >= 0 and end >= begin first: then end - begin cannot overflow.
             EVOSCOPE_CHECK_FORMAT(
-                block.shard < m.shards.size() && block.end >= block.begin &&
-                    block.row + (block.end - block.begin) <= m.shard_rows[block.shard],
+                block.shard < m.shards.size() && block.begin >= 0 && block.end >= block.begin &&
+                    block.row >= 0 && block.row <= m.shard_rows[block.shard] &&
+                    block.end - block.begin <= m.shard_rows[block.shard] - block.row,
                 "{}: row block {}:{}-{} points outside its shard",
                 manifest_path.string(),
                 block.contig,

@@ -774,13 +774,29 @@ FeatureStore::FeatureStore(const std::filesystem::path& dir) : state_(std::make_
                 mp,
                 chunk_name(c),
                 h.contigs[it->second].length);
-            // Bounds the inflate buffer: a position holds at most d_sae pairs.
-            EVOSCOPE_CHECK_FORMAT(c.n_nonzero <= static_cast<std::uint64_t>(c.end - c.begin) *
-                                                     static_cast<std::uint64_t>(h.d_sae),
+            // Bounds the inflate buffer (positions + 2 x nonzeros 32-bit words): a position holds
+            // at most d_sae pairs, and zlib inflates at most 1032 bytes per compressed byte (258
+            // words), so a chunk cannot claim more than its compressed size can hold.
+            const auto positions = static_cast<std::uint64_t>(c.end - c.begin);
+            std::uint64_t max_pairs = 0;
+            EVOSCOPE_CHECK_FORMAT(__builtin_mul_overflow(
+                                      positions, static_cast<std::uint64_t>(h.d_sae), &max_pairs) ||
+                                      c.n_nonzero <= max_pairs,
                                   "{}: chunk {} claims {} nonzeros",
                                   mp,
                                   chunk_name(c),
                                   c.n_nonzero);
+            std::uint64_t words = 0;
+            EVOSCOPE_CHECK_FORMAT(!__builtin_mul_overflow(c.n_nonzero, 2, &words) &&
+                                      !__builtin_add_overflow(words, positions, &words) &&
+                                      words / 258 <= c.size_bytes,
+                                  "{}: chunk {} claims {} positions and {} nonzeros, more than "
+                                  "its {} compressed bytes can hold",
+                                  mp,
+                                  chunk_name(c),
+                                  positions,
+                                  c.n_nonzero,
+                                  c.size_bytes);
             s.chunks.push_back(std::move(c));
         }
     } catch (const nlohmann::json::exception& e) {

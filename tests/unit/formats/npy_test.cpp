@@ -94,3 +94,22 @@ TEST_CASE("bf16 conversion rounds to nearest even and keeps NaN", "[core][npy]")
     CHECK(bf16_to_float(float_to_bf16(1.0f + 3.0f / 256.0f)) == 1.0f + 4.0f / 256.0f);
     CHECK(std::isnan(bf16_to_float(float_to_bf16(std::nanf("")))));
 }
+
+// Found while fuzzing .npy (by reading the reader; reproduced with fuzz/fuzz_npy): the element
+// count of a huge shape overflowed (UBSan in read_npy_float32; the byte count wrapped to 0 and
+// passed the size check).
+TEST_CASE("npy: a shape whose size overflows is refused", "[core][npy]") {
+    TempDir tmp;
+    for (const auto& shape :
+         {std::vector<std::int64_t>{std::int64_t{1} << 62, 4},
+          std::vector<std::int64_t>{std::int64_t{1} << 32, std::int64_t{1} << 32},
+          std::vector<std::int64_t>{std::int64_t{1} << 61}}) {
+        const std::string header = make_npy_header("<f4", shape);
+        evoscope::test::write_file(tmp / "huge.npy", header);
+        REQUIRE_THROWS_AS(read_npy_header(tmp / "huge.npy"), FormatError);
+        REQUIRE_THROWS_AS(read_npy_float32(tmp / "huge.npy"), FormatError);
+    }
+    const std::string header = make_npy_header("<f4", {std::int64_t{1} << 62, 4});
+    REQUIRE_THROWS_WITH(parse_npy_header(std::as_bytes(std::span(header)), "h.npy"),
+                        Catch::Contains("h.npy") && Catch::Contains("too large"));
+}

@@ -8,6 +8,9 @@
 #include <sys/mman.h>
 
 #include "core/error.hpp"
+#include "core/output_file.hpp"
+#include "formats/npy.hpp"
+#include "formats/zip.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace evoscope;
@@ -202,4 +205,45 @@ TEST_CASE("npz: corrupt or foreign files are refused with the file and member na
     SECTION("missing file") {
         REQUIRE_THROWS_AS(read_npz(tmp / "missing.npz"), IoError);
     }
+}
+
+// Found while fuzzing .npz (by reading the reader): a member whose shape x itemsize wraps to the
+// data size (here 0) was accepted with a wrong element count.
+TEST_CASE("npz: a member whose byte count overflows is refused", "[core][npz]") {
+    TempDir tmp;
+    const auto path = tmp / "huge.npz";
+    {
+        const std::string header = make_npy_header("<f8", {std::int64_t{1} << 61});
+        OutputFile out(path.string(), true);
+        ZipWriter zip(out);
+        zip.add("huge.npy", {std::as_bytes(std::span(header))});
+        zip.finish();
+        out.commit();
+    }
+    REQUIRE_THROWS_AS(read_npz(path), FormatError);
+    REQUIRE_THROWS_WITH(read_npz(path), Catch::Contains("huge.npy"));
+}
+
+// Found by fuzz/fuzz_npz: a deflated member declaring a 4 GB inflated size made ZipReader::read
+// allocate the 4 GB before inflating a few bytes (out of memory). Deflate expands at most 1032:1,
+// so the archive is refused when it is opened.
+TEST_CASE("npz: a deflated member declaring more than deflate can produce is refused",
+          "[core][npz]") {
+    TempDir tmp;
+    const std::vector<std::int32_t> v{1, 2, 3, 4};
+    const auto path = tmp / "bomb.npz";
+    write_npz(path,
+              std::vector<NpzEntry>{npz_entry("v", "<i4", {4}, std::span<const std::int32_t>(v))});
+    std::string bytes = evoscope::test::read_file(path);
+    const auto central = bytes.find("PK\x01\x02");
+    REQUIRE(central != std::string::npos);
+    bytes[central + 10] = 8;  // method: deflate
+    for (const std::size_t i : {24, 25, 26, 27}) {
+        bytes[central + i] = static_cast<char>(i == 24 ? 0xf0 : 0xff);  // size 0xfffffff0
+    }
+    evoscope::test::write_file(path, bytes);
+    REQUIRE_THROWS_AS(ZipReader({path}), FormatError);
+    REQUIRE_THROWS_WITH(ZipReader({path}),
+                        Catch::Contains("v.npy") && Catch::Contains("more than deflate"));
+    REQUIRE_THROWS_AS(read_npz(path), FormatError);
 }

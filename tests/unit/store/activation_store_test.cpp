@@ -1,8 +1,11 @@
 #include "store/activation_store.hpp"
 
 #include <cmath>
+#include <functional>
+#include <limits>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "formats/npy.hpp"
@@ -126,4 +129,36 @@ TEST_CASE("ActivationStore: bad input and damaged stores are refused", "[sae][st
         REQUIRE_THROWS_WITH(ActivationStoreWriter(tmp / "exists", header(2, StoreDtype::Float32)),
                             Catch::Contains("--force"));
     }
+}
+
+// Found while fuzzing the manifest (fuzz/fuzz_activation_store, by review of the reader): an
+// empty strand escaped as std::out_of_range, and negative rows, row counts or positions passed
+// the bounds check (the arithmetic could overflow).
+TEST_CASE("ActivationStore: a manifest with bad blocks or row counts is a FormatError",
+          "[sae][store]") {
+    TempDir tmp;
+    const auto dir = tmp / "s";
+    {
+        ActivationStoreWriter w(dir, header(2, StoreDtype::Float32));
+        w.append("c", 0, 2, '+', std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f});
+        w.commit();
+    }
+    const auto original = nlohmann::json::parse(evoscope::test::read_file(dir / "manifest.json"));
+    const auto refused = [&](const std::function<void(nlohmann::json&)>& edit) {
+        auto j = original;
+        edit(j);
+        evoscope::test::write_file(dir / "manifest.json", j.dump());
+        REQUIRE_THROWS_AS(ActivationStore(dir), FormatError);
+    };
+    refused([](nlohmann::json& j) { j["blocks"][0][3] = ""; });
+    refused([](nlohmann::json& j) { j["blocks"][0][3] = "x"; });
+    refused([](nlohmann::json& j) { j["blocks"][0][5] = -1; });
+    refused([](nlohmann::json& j) {
+        j["blocks"][0][1] = std::numeric_limits<std::int64_t>::min();
+        j["blocks"][0][2] = std::numeric_limits<std::int64_t>::max();
+    });
+    refused([](nlohmann::json& j) { j["shards"][0]["n_rows"] = -2; });
+    refused([](nlohmann::json& j) { j["d_model"] = 0; });
+    evoscope::test::write_file(dir / "manifest.json", original.dump());
+    CHECK(ActivationStore(dir).n_rows() == 2);
 }

@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "tests/support/test_support.hpp"
@@ -779,4 +780,29 @@ TEST_CASE("FeatureStore: write and read 1 M positions x 32 nonzeros (timing)",
         raw_mb / scan_s,
         region_s,
         track_s));
+}
+
+// Found while fuzzing the manifest (fuzz/fuzz_feature_store, by review of the reader): a chunk
+// whose index claims 2^40 positions (contig length raised to match) passed every check, and
+// read_chunk allocated 4 TB for it. The claim must fit what its compressed bytes can inflate to.
+TEST_CASE("FeatureStore: a chunk claiming more than its compressed bytes can hold is refused",
+          "[sae][store]") {
+    TempDir tmp;
+    const auto dir = tmp / "features";
+    {
+        FeatureStoreWriter w(dir, make_header({{"c", 20}}), /*chunk_positions=*/4);
+        const std::vector<std::int64_t> row_ptr{0, 1, 1};
+        const std::vector<std::uint32_t> ids{3};
+        const std::vector<float> values{0.5f};
+        w.append("c", 2, 4, '+', row_ptr, ids, values);
+        w.commit();
+    }
+    auto j = nlohmann::json::parse(evoscope::test::read_file(dir / "manifest.json"));
+    const std::int64_t huge = std::int64_t{1} << 40;
+    j["contigs"][0]["length"] = huge;
+    j["chunks"][0][3] = huge;
+    j["n_positions"] = huge - 2;
+    evoscope::test::write_file(dir / "manifest.json", j.dump());
+    REQUIRE_THROWS_AS(FeatureStore(dir), FormatError);
+    REQUIRE_THROWS_WITH(FeatureStore(dir), Catch::Contains("compressed bytes"));
 }
