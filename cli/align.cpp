@@ -30,6 +30,11 @@ RunFn setup_align(CLI::App& command) {
     app->add_option("--annotations", config->annotations, "GFF3, GTF, BED or GenBank")->required();
     app->add_option("--fasta", config->fasta, "Reference FASTA (contigs and lengths)")->required();
     app->add_option("-o,--output", config->output, "Output folder")->required();
+    app->add_option("--motifs",
+                    config->motifs,
+                    "JASPAR or MEME motifs: their genome-wide hits become motif:<ID> concepts");
+    app->add_option("--motif-thresh", config->motif_thresh, "p-value threshold of the motif hits")
+        ->capture_default_str();
     app->add_option("--neurons", config->neurons, "Activation store: raw-neuron baseline");
     app->add_option("--control-features",
                     config->control_features,

@@ -21,6 +21,8 @@ struct AlignOptions {
     std::vector<std::string> tracks;  ///< bigWig/bedGraph; "PATH:+"/"PATH:-" for one strand
     std::string annotations;          ///< GFF3/GTF/BED/GenBank
     std::string fasta;
+    std::string motifs;            ///< JASPAR/MEME file: its genome-wide hits become concepts
+    double motif_thresh = 1e-4;    ///< p-value threshold of those hits
     std::string output;            ///< output folder
     std::string neurons;           ///< activation store: raw-neuron baseline
     std::string control_features;  ///< feature store of the control SAE

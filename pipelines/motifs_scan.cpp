@@ -164,6 +164,9 @@ MotifsScanResult run_motifs_scan(const MotifsScanOptions& options) {
             options.max_hits);
     }
 
+    if (options.output.empty()) {
+        return result;  // in-process callers (align --motifs) take the hits from the result
+    }
     OutputFile out(options.output, options.force);
     std::string text;
     if (options.bed) {

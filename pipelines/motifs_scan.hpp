@@ -25,8 +25,8 @@ struct MotifsScanOptions {
     std::int64_t max_hits = 100000;
     double pseudocount = genomics::kDefaultMotifPseudocount;  ///< FIMO's --motif-pseudo
     bool bed = false;                                         ///< BED6 instead of the FIMO TSV
-    std::string output = "-";                                 ///< file, or - for stdout
-    bool force = false;                                       ///< overwrite an existing output
+    std::string output = "-";  ///< file, or - for stdout; empty: nothing written (in-process use)
+    bool force = false;        ///< overwrite an existing output
 };
 
 struct MotifsScanResult {

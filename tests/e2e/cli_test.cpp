@@ -13,6 +13,7 @@ TEST_CASE("CLI: --help prints usage on stdout and exits 0", "[e2e][cli]") {
                                 "markov",
                                 "run",
                                 "concepts",
+                                "align",
                                 "variants windows",
                                 "motifs scan",
                                 "motifs discover",
