@@ -509,7 +509,7 @@ SplitPlan plan_split(const SignalSource& source,
                      const ConceptSet& concepts,
                      const AlignConfig& config) {
     (void)concepts;
-    EVOSCOPE_CHECK(config.split_block_bp > 0, "split block size must be positive");
+    EVOSCOPE_CHECK(config.split_block_bp >= 0, "split block size must not be negative");
     const auto& contigs = source.contigs();
     std::vector<std::int64_t> covered(contigs.size(), 0);
     std::int64_t total = 0;
@@ -544,6 +544,16 @@ SplitPlan plan_split(const SignalSource& source,
     }
     plan.by_contig = false;
     plan.block_bp = config.split_block_bp;
+    if (plan.block_bp == 0) {
+        // Automatic: 100 kb blocks, but at least 20 blocks of at least 1 kb. Fewer, larger blocks
+        // give a lopsided split (a 154 kb chloroplast in 100 kb blocks: validation 0-100 kb, test
+        // 100-154 kb, mostly one inverted-repeat copy).
+        plan.block_bp = kDefaultSplitBlockBp;
+        if (total / 2 < 20 * plan.block_bp)
+            plan.block_bp = std::max<std::int64_t>(1000, total / 2 / 20);
+        EVOSCOPE_LOG_INFO(
+            "align: {} bp per strand, validation/test blocks of {} bp", total / 2, plan.block_bp);
+    }
     std::int64_t first = 0;
     for (const auto& c : contigs) {
         plan.first_block.push_back(first);

@@ -18,6 +18,8 @@
 
 namespace evoscope::annotate {
 
+inline constexpr std::int64_t kDefaultSplitBlockBp = 100000;
+
 enum Sense : int { kSame = 0, kOpposite = 1, kPooled = 2 };
 
 constexpr int kNumSenses = 3;
@@ -28,7 +30,9 @@ struct AlignConfig {
     std::vector<double> thresholds = {0.0, 0.15, 0.5, 0.6, 0.8};
     int n_bins = 64;  ///< value/max histogram bins for AUROC/AUPRC (thresholds are extra edges)
     /// Alternating-block split (used when fewer than 2 contigs give both splits enough rows).
-    std::int64_t split_block_bp = 100000;
+    /// Alternating validation/test blocks when contigs cannot split; 0: automatic
+    /// (kDefaultSplitBlockBp, or genome / 20 per strand when that gives fewer than 20 blocks).
+    std::int64_t split_block_bp = 0;
     /// Contig split only when each split gets at least this fraction of the covered rows.
     double min_split_fraction = 0.2;
     int n_shifts = 100;      ///< circular shifts for the chance bound (0: none)

@@ -363,6 +363,33 @@ ConceptSet derive_concepts(const genomics::Annotation& annotation,
 
     // Covered by any gene-like feature on either strand (for intergenic).
     std::vector<std::vector<Span>> genic(contigs.size());
+    // Spans of every gene-like feature per contig, sorted: a gap between the parts of one
+    // feature that holds a whole other gene is not an intron (trans-splicing, as chloroplast
+    // rps12, whose parts lie 30-70 kb apart around other genes).
+    std::vector<std::vector<Span>> gene_spans(contigs.size());
+    for (const auto& f : features) {
+        const auto contig = contig_of(f);
+        if (contig >= 0 && !f.parts.empty() &&
+            (f.type == "gene" || f.type == "CDS" || is_rna_type(f.type)))
+            gene_spans[static_cast<std::size_t>(contig)].push_back(Span{f.begin(), f.end()});
+    }
+    for (auto& spans : gene_spans) {
+        std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) {
+            return x.begin < y.begin;
+        });
+    }
+    auto holds_a_gene = [&](std::int32_t contig, Span gap) {
+        const auto& spans = gene_spans[static_cast<std::size_t>(contig)];
+        auto it = std::lower_bound(
+            spans.begin(), spans.end(), gap.begin, [](const Span& s, std::int64_t v) {
+                return s.begin < v;
+            });
+        for (; it != spans.end() && it->begin < gap.end; ++it) {
+            if (it->end <= gap.end)
+                return true;
+        }
+        return false;
+    };
 
     for (std::size_t i = 0; i < features.size(); ++i) {
         const auto& f = features[i];
@@ -536,6 +563,8 @@ ConceptSet derive_concepts(const genomics::Annotation& annotation,
             exons = spans;
         }
         for (const auto& intron : gaps(exons)) {
+            if (holds_a_gene(contig, intron))
+                continue;
             b.add(b.get("intron",
                         "gene_structure",
                         "introns: gaps between the parts of one transcript or CDS"),

@@ -48,8 +48,9 @@ RunFn setup_align(CLI::App& command) {
     app->add_option("--seed", config->seed, "Seed of the shift offsets")->capture_default_str();
     app->add_option("--split-block-bp",
                     config->split_block_bp,
-                    "Alternating validation/test blocks when contigs cannot split")
-        ->check(CLI::PositiveNumber)
+                    "Alternating validation/test blocks when contigs cannot split; 0: 100 kb, at "
+                    "least 20 blocks")
+        ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     app->add_option("--bins", config->bins, "value/max histogram bins for AUROC/AUPRC")
         ->check(CLI::Range(1, 4096))

@@ -30,7 +30,7 @@ struct AlignOptions {
     bool force = false;            ///< replace an existing output folder / labels.tsv
     int shifts = 100;              ///< circular shifts for the chance bound
     std::uint64_t seed = 1;
-    std::int64_t split_block_bp = 100000;
+    std::int64_t split_block_bp = 0;  ///< 0: automatic (100 kb, at least 20 blocks)
     int bins = 64;
     int shift_top = 4;
     int shift_dense = 4;

@@ -218,3 +218,19 @@ TEST_CASE("add_interval_concept: motif-like hits merge into positions, one eleme
             set, "x", "motif", "", {gx::Interval{"c1", 995, 1005, gx::Strand::Forward}}),
         evoscope::InputError);
 }
+
+TEST_CASE("derive_concepts: a gap that holds another gene is not an intron (trans-splicing)",
+          "[annotate][concepts]") {
+    using gx::Strand;
+    gx::Annotation a;
+    // A CDS in two parts 500 bp apart around a whole gene (as chloroplast rps12), and a split CDS
+    // whose gap holds no gene.
+    a.features.push_back(
+        feature("CDS", Strand::Forward, {{10, 40}, {700, 730}}, "trans", {}, {0, 0}));
+    a.features.push_back(feature("gene", Strand::Reverse, {{300, 400}}, "inner"));
+    a.features.push_back(feature("CDS", Strand::Forward, {{800, 830}, {860, 890}}, "cis", {}, {0}));
+    a.finalize();
+    const auto set = an::derive_concepts(a, contigs());
+    CHECK(fwd(get(set, "intron")) == Spans{{830, 860}});
+    CHECK(get(set, "intron").elements.size() == 1);
+}
