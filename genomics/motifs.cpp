@@ -283,8 +283,10 @@ MotifFile parse_meme(LineCursor& cur) {
                     }
                 } else if (key == "w") {
                     const double v = number_or_fail(cur, value, "w=");
-                    if (v < 1 || v != std::floor(v)) {
-                        cur.fail(fmt::format("invalid w= '{}'", value));
+                    // A bound before the conversion: w= 1e41 does not fit an integer (found by
+                    // fuzz_motifs); no motif is anywhere near 100,000 columns.
+                    if (!(v >= 1 && v <= kMaxMotifWidth) || v != std::floor(v)) {
+                        cur.fail(fmt::format("invalid w= '{}' (1 to {})", value, kMaxMotifWidth));
                     }
                     w = static_cast<std::int64_t>(v);
                 } else if (key == "nsites") {

@@ -58,6 +58,9 @@ struct MotifFile {
 /// `source` names the input in errors. @throws FormatError "source:line: what".
 MotifFile parse_motifs(std::string_view text, std::string_view source);
 
+/// The widest motif a MEME file may declare (w=).
+inline constexpr std::int64_t kMaxMotifWidth = 100000;
+
 /// Reads and parses a motif file. @throws IoError (unreadable), FormatError (as parse_motifs,
 /// also for a file with no motif).
 MotifFile read_motifs(const std::filesystem::path& path);

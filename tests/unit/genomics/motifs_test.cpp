@@ -169,6 +169,9 @@ TEST_CASE("Motif files: bad files are rejected with their line numbers", "[genom
         Case{"MEME version 4\nMOTIF a\nletter-probability matrix: alength= 4 w= 1\n0.5 0.5 0\n",
              "bad.txt:4: a matrix row needs 4 numbers"},
         Case{"MEME version 4\n\n", "bad.txt: no motif found"},
+        // Found by fuzz_motifs: w= beyond any integer was converted (UBSan).
+        Case{"MEME version 4\nMOTIF a\nletter-probability matrix: alength= 4 w= 1e41\n",
+             "bad.txt:3: invalid w= '1e41' (1 to 100000)"},
     }));
     CAPTURE(text);
     CHECK_THROWS_WITH(parse_motifs(text, "bad.txt"), Contains(expected));
