@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/cli.hpp"
+#include "cli/options.hpp"
 
 namespace evoscope::cli {
 
@@ -27,8 +28,7 @@ RunFn setup_align(CLI::App& command) {
                                    "Per-base tracks (bigWig, bedGraph); PATH:+ or PATH:- for one "
                                    "strand, else the same values on both");
     features->excludes(tracks);
-    app->add_option("--annotations", config->annotations, "GFF3, GTF, BED or GenBank")->required();
-    app->add_option("--fasta", config->fasta, "Reference FASTA (contigs and lengths)")->required();
+    add_concept_source_options(*app, config->source);  // -a/--annotations, -f/--fasta, ...
     app->add_option("-o,--output", config->output, "Output folder")->required();
     app->add_option("--motifs",
                     config->motifs,

@@ -13,13 +13,17 @@
 
 #include "annotate/align.hpp"
 #include "annotate/concepts.hpp"
+#include "pipelines/concepts.hpp"
 
 namespace evoscope::pipelines {
 
 struct AlignOptions {
     std::string features;             ///< SAE feature store folder
     std::vector<std::string> tracks;  ///< bigWig/bedGraph; "PATH:+"/"PATH:-" for one strand
-    std::string annotations;          ///< GFF3/GTF/BED/GenBank
+    /// The annotation and reference, read as by `concepts` (format, aliases, --lenient, concept
+    /// spans). `annotations`/`fasta` below, when set, override source.annotations/source.fasta.
+    ConceptSourceOptions source;
+    std::string annotations;  ///< GFF3/GTF/BED/GenBank
     std::string fasta;
     std::string motifs;            ///< JASPAR/MEME file: its genome-wide hits become concepts
     double motif_thresh = 1e-4;    ///< p-value threshold of those hits

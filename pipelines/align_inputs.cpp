@@ -13,16 +13,18 @@
 namespace evoscope::pipelines {
 
 AlignRunResult run_align(const AlignOptions& options) {
-    EVOSCOPE_CHECK(!options.fasta.empty(), "--fasta is required");
-    EVOSCOPE_CHECK(!options.annotations.empty(), "--annotations is required");
-    const genomics::FastaReader fasta(options.fasta);
-    const genomics::ContigSet contigs(fasta.contigs());
-    const genomics::Annotation annotation = genomics::read_annotation(options.annotations, contigs);
-    annotate::ConceptSet concepts = annotate::derive_concepts(annotation, fasta.contigs());
+    ConceptSourceOptions source = options.source;
+    if (!options.annotations.empty())
+        source.annotations = options.annotations;
+    if (!options.fasta.empty())
+        source.fasta = options.fasta;
+    EVOSCOPE_CHECK(!source.fasta.empty(), "--fasta is required");
+    EVOSCOPE_CHECK(!source.annotations.empty(), "--annotations is required");
+    annotate::ConceptSet concepts = load_concepts(source).concepts;
     if (!options.motifs.empty()) {
         MotifsScanOptions scan;
         scan.motifs = options.motifs;
-        scan.fasta = options.fasta;
+        scan.fasta = source.fasta;
         scan.thresh = options.motif_thresh;
         scan.output.clear();  // hits stay in memory
         const auto hits = run_motifs_scan(scan);
@@ -34,7 +36,7 @@ AlignRunResult run_align(const AlignOptions& options) {
                           hits.hits.size(),
                           options.motif_thresh);
     }
-    EVOSCOPE_LOG_INFO("align: {} concepts from {}", concepts.concepts.size(), options.annotations);
+    EVOSCOPE_LOG_INFO("align: {} concepts from {}", concepts.concepts.size(), source.annotations);
     return run_align_concepts(options, concepts);
 }
 
