@@ -6,32 +6,10 @@
 #include <string>
 
 #include "core/check.hpp"
+#include "genomics/sequence.hpp"
 
 namespace evoscope::genomics {
 namespace {
-
-/// 0..3 for A/C/G/T in either case, 4 for anything else.
-constexpr std::array<std::uint8_t, 256> make_base_codes() {
-    std::array<std::uint8_t, 256> codes{};
-    for (auto& c : codes) {
-        c = 4;
-    }
-    codes['A'] = 0;
-    codes['C'] = 1;
-    codes['G'] = 2;
-    codes['T'] = 3;
-    codes['a'] = 0;
-    codes['c'] = 1;
-    codes['g'] = 2;
-    codes['t'] = 3;
-    return codes;
-}
-
-constexpr std::array<std::uint8_t, 256> kBaseCodes = make_base_codes();
-
-int base_code(char c) {
-    return kBaseCodes[static_cast<unsigned char>(c)];
-}
 
 /// Number of entries of the order-k table: 4^(k+1).
 std::size_t table_size(int order) {

@@ -8,29 +8,11 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "genomics/sequence.hpp"
 
 namespace evoscope::genomics {
 
 namespace {
-
-int base_code(char c) {
-    switch (c) {
-        case 'A':
-        case 'a':
-            return 0;
-        case 'C':
-        case 'c':
-            return 1;
-        case 'G':
-        case 'g':
-            return 2;
-        case 'T':
-        case 't':
-            return 3;
-        default:
-            return -1;
-    }
-}
 
 double pearson(const std::array<double, 4>& a, const std::array<double, 4>& b) {
     const double ma = (a[0] + a[1] + a[2] + a[3]) / 4.0;
@@ -86,7 +68,7 @@ Motif count_matrix(const std::vector<std::string>& seqlets, std::string id) {
         }
         for (std::size_t j = 0; j < s.size(); ++j) {
             const int c = base_code(s[j]);
-            if (c >= 0) {
+            if (c < 4) {
                 m.matrix[j][static_cast<std::size_t>(c)] += 1;
             }
         }
@@ -122,7 +104,7 @@ OopsResult refine_oops(const std::vector<std::string>& seqlets,
     for (std::size_t s = 0; s < seqlets.size(); ++s) {
         for (char c : seqlets[s]) {
             const int code = base_code(c);
-            fwd[s].push_back(code < 0 ? 4 : code);
+            fwd[s].push_back(code);
         }
     }
     const int n_strands = options.both_strands ? 2 : 1;

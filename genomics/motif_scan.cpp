@@ -12,32 +12,6 @@
 
 namespace evoscope::genomics {
 
-namespace {
-
-constexpr std::array<std::uint8_t, 256> make_code_table() {
-    std::array<std::uint8_t, 256> t{};
-    for (auto& v : t) {
-        v = 4;
-    }
-    t['A'] = 0;
-    t['C'] = 1;
-    t['G'] = 2;
-    t['T'] = 3;
-    t['a'] = 0;
-    t['c'] = 1;
-    t['g'] = 2;
-    t['t'] = 3;
-    return t;
-}
-
-constexpr std::array<std::uint8_t, 256> kCode = make_code_table();
-
-std::uint8_t code_of(char c) {
-    return kCode[static_cast<unsigned char>(c)];
-}
-
-}  // namespace
-
 std::array<double, 4> strand_symmetric_background(const std::array<std::int64_t, 4>& counts) {
     const double at = static_cast<double>(counts[0] + counts[3]);
     const double cg = static_cast<double>(counts[1] + counts[2]);
@@ -51,9 +25,9 @@ std::array<double, 4> strand_symmetric_background(const std::array<std::int64_t,
 
 void count_bases(std::string_view seq, std::array<std::int64_t, 4>& counts) {
     for (char ch : seq) {
-        const auto code = code_of(ch);
+        const auto code = base_code(ch);
         if (code < 4) {
-            ++counts[code];
+            ++counts[static_cast<std::size_t>(code)];
         }
     }
 }
@@ -159,7 +133,7 @@ bool ScoreMatrix::score_word(std::string_view word, std::int32_t& int_score, dou
     int_score = 0;
     bits = 0.0;
     for (std::size_t j = 0; j < word.size(); ++j) {
-        const auto c = code_of(word[j]);
+        const auto c = base_code(word[j]);
         if (c > 3) {
             return false;
         }
@@ -187,7 +161,7 @@ EncodedSequence::EncodedSequence(std::string_view seq) : seq_(seq) {
     codes_.resize(seq.size());
     bad_prefix_.assign(seq.size() + 1, 0);
     for (std::size_t i = 0; i < seq.size(); ++i) {
-        codes_[i] = code_of(seq[i]);
+        codes_[i] = base_code(seq[i]);
         bad_prefix_[i + 1] = bad_prefix_[i] + (codes_[i] > 3 ? 1 : 0);
     }
 }

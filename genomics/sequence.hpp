@@ -4,11 +4,32 @@
 /// All functions are pure and thread safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace evoscope::genomics {
+
+namespace detail {
+constexpr std::array<std::uint8_t, 256> make_base_codes() {
+    std::array<std::uint8_t, 256> codes{};
+    for (auto& c : codes)
+        c = 4;
+    codes['A'] = codes['a'] = 0;
+    codes['C'] = codes['c'] = 1;
+    codes['G'] = codes['g'] = 2;
+    codes['T'] = codes['t'] = 3;
+    return codes;
+}
+
+inline constexpr std::array<std::uint8_t, 256> kBaseCodes = make_base_codes();
+}  // namespace detail
+
+/// 0, 1, 2, 3 for A, C, G, T in either case; 4 for any other byte (N, IUPAC, gaps).
+constexpr std::uint8_t base_code(char c) {
+    return detail::kBaseCodes[static_cast<unsigned char>(c)];
+}
 
 /// IUPAC-aware reverse complement (A<->T, C<->G, R<->Y, K<->M, B<->V, D<->H, S, W, N unchanged),
 /// case preserved (a->t). Uses SeqAn3's dna15 alphabet for the complement table. Any other byte
