@@ -2,7 +2,7 @@
 // genome length, against the plain dense reference on a small case.
 //
 //   build/release/bench/evoscope_bench_align [--length BP] [--d-sae N] [--k N] [--shifts N]
-//                                            [--threads N]
+//                                            [--threads N] [--store-dir DIR]
 //
 // The synthetic source generates each block's CSR rows on the fly from a seeded hash (k
 // features per position, ids from a Zipf-like law so that a few features are dense, as in
@@ -12,19 +12,36 @@
 // base), start/stop codons, RBS-like windows, and random-ish span concepts of 10-300 bp up to
 // 40 in all. Runs at half and full length (linearity), printing wall time of the counting pass,
 // of the chance bound, and peak RSS after each.
+//
+// With --store-dir DIR it also measures the user's path end to end: the same synthetic rows are
+// written into real feature stores (zlib chunks, manifest) on the E. coli 536 contig, covering
+// the first half and the whole genome, and `evoscope align --features STORE -a
+// data/genomes/ecoli536.predicted.gff3 -f data/genomes/ecoli536.fa` runs on each as a child
+// process (its concepts come from the real annotation), with 0 and 100 shifts; wall time and
+// the child's peak RSS are printed. DIR is created and left in place (about 1.3 GB per store).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
 #include "annotate/align.hpp"
 #include "core/run_info.hpp"
+#include "store/feature_store.hpp"
+
+extern char** environ;
 
 using namespace evoscope;
 using namespace evoscope::annotate;
@@ -42,9 +59,13 @@ std::uint64_t mix(std::uint64_t x) {
 
 class SyntheticSource final : public SignalSource {
 public:
-    SyntheticSource(std::int64_t length, std::int64_t d_sae, int k, std::int64_t block = 4096)
+    SyntheticSource(std::int64_t length,
+                    std::int64_t d_sae,
+                    int k,
+                    std::int64_t block = 4096,
+                    const std::string& contig = "chr")
         : d_(d_sae), k_(k) {
-        contigs_ = {{"chr", length}};
+        contigs_ = {{contig, length}};
         for (std::int64_t b = 0; b < length; b += block) {
             blocks_.push_back({0, b, std::min(length, b + block)});
         }
@@ -207,6 +228,75 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+struct ChildRun {
+    double seconds = 0;
+    double peak_rss_mb = 0;
+    int exit_code = -1;
+};
+
+/// Runs argv under /usr/bin/time with stdout and stderr to `log`, waiting for it: wall time and
+/// the child's own peak RSS. (wait4's ru_maxrss of a child spawned by this process would start
+/// from this process's RSS: Linux carries the old address space's high-water mark across
+/// exec. GNU time, a small process, forks the command itself, so its %M is the command's.)
+ChildRun run_child(const std::vector<std::string>& command, const std::string& log) {
+    std::vector<std::string> argv = {"/usr/bin/time", "-f", "EVOSCOPE_MAXRSS_KB %M"};
+    argv.insert(argv.end(), command.begin(), command.end());
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    ChildRun result;
+    const auto t0 = std::chrono::steady_clock::now();
+    pid_t pid = 0;
+    if (posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ) == 0) {
+        int status = 0;
+        waitpid(pid, &status, 0);
+        result.seconds = seconds_since(t0);
+        result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    std::ifstream in(log);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("EVOSCOPE_MAXRSS_KB ", 0) == 0) {
+            result.peak_rss_mb = std::stod(line.substr(19)) / 1024.0;
+        }
+    }
+    return result;
+}
+
+/// Writes the synthetic rows of [0, covered) of `contig` (of length `length`) into a real store.
+void write_store(const std::filesystem::path& dir,
+                 const std::string& contig,
+                 std::int64_t length,
+                 std::int64_t covered,
+                 std::int64_t d_sae,
+                 int k) {
+    const SyntheticSource source(covered, d_sae, k, sae::kDefaultChunkPositions, contig);
+    sae::FeatureStoreHeader header;
+    header.d_sae = d_sae;
+    header.sae_path = "synthetic";
+    header.site = "synthetic";
+    header.window_bp = 8192;
+    header.stride_bp = 4096;
+    header.contigs = {{contig, length}};
+    sae::FeatureStoreWriter writer(dir, header, sae::kDefaultChunkPositions, true);
+    BlockRows rows;
+    for (std::size_t b = 0; b < source.blocks().size(); ++b) {
+        source.read(b, rows);
+        for (int s = 0; s < 2; ++s) {
+            const auto& r = rows.rows[static_cast<std::size_t>(s)];
+            writer.append(contig, r.begin, r.end, s == 0 ? '+' : '-', r.row_ptr, r.ids, r.values);
+        }
+    }
+    writer.commit();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -216,8 +306,14 @@ int main(int argc, char** argv) {
     int shifts = 100;
     int threads = 2;
     int n_concepts = 40;
+    std::string store_dir;
+    bool synthetic = true;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
+        if (a == "--store-dir") {
+            store_dir = argv[i + 1];
+            continue;
+        }
         const std::int64_t v = std::stoll(argv[i + 1]);
         if (a == "--length") {
             length = v;
@@ -229,12 +325,14 @@ int main(int argc, char** argv) {
             shifts = static_cast<int>(v);
         } else if (a == "--threads") {
             threads = static_cast<int>(v);
+        } else if (a == "--synthetic") {
+            synthetic = v != 0;
         } else if (a == "--concepts") {
             n_concepts = static_cast<int>(v);
         }
     }
     // Small case: fast path vs the plain dense reference (same counts, time ratio).
-    {
+    if (synthetic) {
         SyntheticSource small(20000, 256, 16);
         const ConceptSet concepts = make_concepts(20000, 10, 1);
         AlignConfig config;
@@ -258,6 +356,9 @@ int main(int argc, char** argv) {
             same ? "yes" : "NO");
     }
     for (const std::int64_t len : {length / 2, length}) {
+        if (!synthetic) {
+            break;
+        }
         SyntheticSource source(len, d_sae, k);
         const ConceptSet concepts = make_concepts(len, n_concepts, 2);
         AlignConfig config;
@@ -289,6 +390,62 @@ int main(int argc, char** argv) {
             r2.shift_candidates.size(),
             static_cast<double>(peak_rss_bytes()) / (1 << 20));
         (void)r;
+    }
+    if (!store_dir.empty()) {
+        // The user's path: real stores on the E. coli 536 contig, `evoscope align` on the real
+        // annotation (concepts from the prodigal GFF3: CDS, codon positions, RBS, ...).
+        const std::string contig = "NC_008253.1";
+        const std::int64_t genome = 4938920;
+        const std::filesystem::path root(store_dir);
+        std::filesystem::create_directories(root);
+        for (const std::int64_t covered : {genome / 2, genome}) {
+            const auto store = root / fmt::format("store_{}", covered);
+            auto t0 = std::chrono::steady_clock::now();
+            // A store from an earlier run of this benchmark (same rows: seeded) is reused.
+            if (!std::filesystem::exists(store / "manifest.json")) {
+                write_store(store, contig, genome, covered, d_sae, k);
+            }
+            const double t_write = seconds_since(t0);
+            std::uintmax_t bytes = 0;
+            for (const auto& e : std::filesystem::directory_iterator(store)) {
+                bytes += e.is_regular_file() ? e.file_size() : 0;
+            }
+            for (const int n_shifts : {0, shifts}) {
+                const auto out = root / fmt::format("align_{}_{}", covered, n_shifts);
+                const ChildRun run =
+                    run_child({EVOSCOPE_BIN,
+                               "align",
+                               "--features",
+                               store.string(),
+                               "-a",
+                               std::string(EVOSCOPE_DATA_DIR) + "/genomes/ecoli536.predicted.gff3",
+                               "-f",
+                               std::string(EVOSCOPE_DATA_DIR) + "/genomes/ecoli536.fa",
+                               "--threads",
+                               std::to_string(threads),
+                               "--shifts",
+                               std::to_string(n_shifts),
+                               "--force",
+                               "-o",
+                               out.string()},
+                              (root / fmt::format("align_{}_{}.log", covered, n_shifts)).string());
+                fmt::print(
+                    "real store, E. coli 536 {} bp x 2 strands covered ({:.1f} M rows; store "
+                    "{:.0f} MiB, written in {:.1f} s), d_sae {}, k {}, `evoscope align` on the "
+                    "prodigal annotation, {} shifts, {} threads: {:.1f} s, peak RSS {:.0f} MiB{}\n",
+                    covered,
+                    2.0 * static_cast<double>(covered) / 1e6,
+                    static_cast<double>(bytes) / (1 << 20),
+                    t_write,
+                    d_sae,
+                    k,
+                    n_shifts,
+                    threads,
+                    run.seconds,
+                    run.peak_rss_mb,
+                    run.exit_code == 0 ? "" : fmt::format(" (FAILED, exit {})", run.exit_code));
+            }
+        }
     }
     return 0;
 }

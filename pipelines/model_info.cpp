@@ -49,7 +49,8 @@ std::string yaml_value(const std::string& yaml, std::string_view key) {
 
 }  // namespace
 
-ModelInfo run_model_info(const ModelInfoOptions& options) {
+ModelInfo read_model_info(const std::string& model) {
+    const ModelInfoOptions options{model};
     const SafetensorsReader reader(options.model);
     ModelInfo info;
     for (const auto& entry : reader.entries()) {
@@ -90,7 +91,12 @@ ModelInfo run_model_info(const ModelInfoOptions& options) {
     } else {
         info.trained_context_source = "unknown";
     }
+    info.config_yaml = yaml;
+    return info;
+}
 
+ModelInfo run_model_info(const ModelInfoOptions& options) {
+    const ModelInfo info = read_model_info(options.model);
     std::string text;
     const auto row = [&](std::string_view key, const auto& value) {
         text += fmt::format("{}\t{}\n", key, value);

@@ -27,7 +27,11 @@ struct ModelInfo {
     std::int64_t max_seqlen = 0;
     std::int64_t trained_context = 0;    ///< tokens; 0 when nothing records it
     std::string trained_context_source;  ///< metadata key, "config max_seqlen" or "unknown"
+    std::string config_yaml;             ///< the evoscope.config metadata (empty if absent)
 };
+
+/// Reads the header and metadata. @throws FormatError/IoError naming the file.
+ModelInfo read_model_info(const std::string& model);
 
 /// Reads the header and writes `key<TAB>value` lines. @throws FormatError/IoError naming the file.
 ModelInfo run_model_info(const ModelInfoOptions& options);

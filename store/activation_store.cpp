@@ -189,6 +189,12 @@ void ActivationStoreWriter::commit() {
         j["blocks"].push_back({b.contig, b.begin, b.end, std::string(1, b.strand), b.shard, b.row});
     }
     j["blocks_columns"] = {"contig", "begin", "end", "strand", "shard", "row"};
+    if (!m.contigs.empty()) {
+        j["contigs"] = nlohmann::json::array();
+        for (const auto& [name, length] : m.contigs) {
+            j["contigs"].push_back({name, length});
+        }
+    }
     write_file_atomic(s.temp_dir / "manifest.json", j.dump(1) + "\n");
     if (std::filesystem::exists(s.dir)) {
         EVOSCOPE_CHECK(
@@ -242,6 +248,15 @@ ActivationStore::ActivationStore(const std::filesystem::path& dir)
         m.stitching = j.value("stitching", "");
         m.provenance_json = j.value("provenance", nlohmann::json::object()).dump();
         m.n_rows = j.at("n_rows").get<std::int64_t>();
+        if (j.contains("contigs")) {
+            for (const auto& c : j.at("contigs")) {
+                EVOSCOPE_CHECK_FORMAT(c.is_array() && c.size() == 2 && c[0].is_string() &&
+                                          c[1].is_number_integer() && c[1].get<std::int64_t>() > 0,
+                                      "{}: each 'contigs' entry must be [name, positive length]",
+                                      manifest_path.string());
+                m.contigs.emplace_back(c[0].get<std::string>(), c[1].get<std::int64_t>());
+            }
+        }
         for (const auto& sh : j.at("shards")) {
             m.shards.push_back(sh.at("file").get<std::string>());
             m.shard_rows.push_back(sh.at("n_rows").get<std::int64_t>());

@@ -5,7 +5,9 @@
 ///                   window/stride, stitching rule, provenance, and a list of row blocks
 ///                   {contig, begin, end, strand, shard, row} (0-based half-open positions;
 ///                   one row per genomic position, rows in ascending genomic order on both
-///                   strands)
+///                   strands), and "contigs": [[name, length], ...], the reference's contig
+///                   table (all contigs, in FASTA order, also those not embedded: a store of
+///                   regions keeps the genome's lengths; absent in stores written before it)
 ///   shard-NNNNN.npy [n_rows, d_model] float32 ('<f4') or bfloat16 bit patterns ('<u2'),
 ///                   readable with numpy.load (view bf16 as uint16 and shift left by 16).
 /// Each genomic position appears once per strand. Writing is atomic at the folder level: the
@@ -17,6 +19,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace evoscope::sae {
@@ -49,6 +52,8 @@ struct StoreManifest {
     std::vector<std::int64_t> shard_rows;
     std::vector<RowBlock> blocks;
     std::int64_t n_rows = 0;
+    /// The reference's contigs {name, length} in FASTA order; empty when unknown (older stores).
+    std::vector<std::pair<std::string, std::int64_t>> contigs;
 };
 
 class ActivationStoreWriter {

@@ -97,6 +97,9 @@ ModelEmbedResult run_model_embed(const ModelEmbedOptions& config) {
                 "causal: '+' positions from the earliest covering window, '-' positions from the "
                 "latest";
             header.provenance_json = provenance.dump();
+            for (const auto& c : source.contigs().contigs()) {
+                header.contigs.emplace_back(c.name, c.length);
+            }
             stores[site] = std::make_unique<sae::ActivationStoreWriter>(
                 std::filesystem::path(config.output_dir) / site_dir_name(site),
                 header,

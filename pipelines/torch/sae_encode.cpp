@@ -228,6 +228,28 @@ SaeEncodeResult run_sae_encode(const SaeEncodeOptions& config) {
         }
         for (auto& c : contigs)
             c.length = lengths.at(c.name);
+        if (!store.manifest().contigs.empty()) {
+            // The reference's own table (a store of regions keeps the genome's lengths).
+            contigs.clear();
+            for (const auto& [name, length] : store.manifest().contigs) {
+                EVOSCOPE_CHECK_FORMAT(!lengths.contains(name) || lengths.at(name) <= length,
+                                      "{}: contig '{}' has rows up to {} but length {}",
+                                      config.input.acts,
+                                      name,
+                                      lengths.at(name),
+                                      length);
+                contigs.push_back({name, length});
+            }
+            for (const auto& [name, end] : lengths) {
+                EVOSCOPE_CHECK_FORMAT(
+                    std::any_of(contigs.begin(),
+                                contigs.end(),
+                                [&](const sae::FeatureContig& c) { return c.name == name; }),
+                    "{}: contig '{}' has rows but is not in the manifest's contig table",
+                    config.input.acts,
+                    name);
+            }
+        }
         header.window_bp = store.manifest().window_bp;
         header.stride_bp = store.manifest().stride_bp;
         header.stitching = store.manifest().stitching;

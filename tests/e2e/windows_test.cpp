@@ -158,23 +158,3 @@ TEST_CASE("windows: -o writes atomically and failures leave nothing behind", "[e
         CHECK_FALSE(fs::exists(out));
     }
 }
-
-TEST_CASE("run: the demo job writes windows and a summary", "[e2e][run]") {
-    TempDir tmp;
-    const auto r = run_evoscope({"run",
-                                 "-f",
-                                 data_path("genomes/lambda.fa").string(),
-                                 "-o",
-                                 (tmp / "demo").string(),
-                                 "-w",
-                                 "8192",
-                                 "-s",
-                                 "4096"});
-    REQUIRE(r.exit_code == 0);
-    CHECK(r.err.find("[I::run]") != std::string::npos);
-    CHECK(r.err.find("Peak RSS") != std::string::npos);
-    const auto summary = read_file(tmp / "demo" / "summary.json");
-    CHECK(summary.find("\"n_windows\"") != std::string::npos);
-    // circular lambda, stride 4096 over 48,502 bp: 12 starts, both strands
-    CHECK(tsv_rows(read_file(tmp / "demo" / "windows.bed")).size() == 24);
-}

@@ -94,30 +94,77 @@ TEST_CASE("split_holdout: the shared --holdout-fraction rule", "[unit][pipelines
     CHECK(odd.eval.length() == 2);  // ceil(1.5)
 }
 
-TEST_CASE("run_main_job: windows and summary in the output folder", "[unit][pipelines]") {
+TEST_CASE("run_main_job: a dry run lists the steps and writes nothing", "[unit][pipelines]") {
     TempDir tmp;
     pl::MainJobOptions o;
-    o.fasta = fixture_path("genomics/small.fa").string();
-    o.outdir = (tmp / "out").string();
-    o.window_bp = 50;
-    o.stride_bp = 25;
+    o.outdir = (tmp / "demo").string();
+    o.dry_run = true;
     const auto result = pl::run_main_job(o);
-    CHECK(result.summary_json == tmp / "out" / "summary.json");
-    CHECK(fs::exists(result.summary_json));
-    const auto rows = tsv_rows(read_file(tmp / "out" / "windows.bed"));
-    CHECK(result.n_windows == static_cast<std::int64_t>(rows.size()));
-    CHECK(
-        read_file(result.summary_json).find("\"n_windows\": " + std::to_string(result.n_windows)) !=
-        std::string::npos);
+    std::vector<std::string> names;
+    for (const auto& s : result.steps) {
+        names.push_back(s.name);
+        CHECK(s.status == "would run");
+    }
+    CHECK(names == std::vector<std::string>{"embed",
+                                            "sae-train",
+                                            "encode",
+                                            "control-init",
+                                            "control-embed",
+                                            "control-sae-train",
+                                            "control-encode",
+                                            "align",
+                                            "motifs"});
+    CHECK_FALSE(fs::exists(tmp / "demo"));
+    o.control = false;
+    CHECK(pl::run_main_job(o).steps.size() == 5);
 }
 
-TEST_CASE("run_main_job: an output folder under a file is an input error", "[unit][pipelines]") {
+TEST_CASE("run_main_job: bad inputs are refused before anything is written", "[unit][pipelines]") {
     TempDir tmp;
-    evoscope::test::write_file(tmp / "afile", "x");
     pl::MainJobOptions o;
-    o.fasta = fixture_path("genomics/small.fa").string();
-    o.outdir = (tmp / "afile" / "x").string();
-    CHECK_THROWS_AS(pl::run_main_job(o), evoscope::IoError);
+    o.outdir = (tmp / "out").string();
+    SECTION("an output folder under a file") {
+        evoscope::test::write_file(tmp / "afile", "x");
+        o.outdir = (tmp / "afile" / "x").string();
+        CHECK_THROWS_AS(pl::run_main_job(o), evoscope::IoError);
+    }
+    SECTION("an output that is a file") {
+        evoscope::test::write_file(tmp / "afile", "x");
+        o.outdir = (tmp / "afile").string();
+        CHECK_THROWS_WITH(pl::run_main_job(o),
+                          Catch::Matchers::Contains("exists and is not a folder"));
+    }
+    SECTION("an annotation whose contigs match no FASTA contig") {
+        o.fasta = data_path("genomes/athaliana_chloroplast.fa").string();
+        o.annotations = data_path("genomes/ctrachomatis.gff3").string();
+        CHECK_THROWS_AS(pl::run_main_job(o), evoscope::InputError);
+    }
+    SECTION("an SAE whose d_in does not match the layer") {
+        const auto sae = tmp / "sae";
+        fs::create_directories(sae);
+        evoscope::test::write_file(sae / "cfg.json", R"({"d_in": 64, "hook_name": "blocks.5"})");
+        o.sae = sae.string();
+        CHECK_THROWS_WITH(pl::run_main_job(o), Catch::Matchers::Contains("d_in 64"));
+    }
+    SECTION("an SAE trained on another layer of the same width") {
+        const auto sae = tmp / "sae";
+        fs::create_directories(sae);
+        evoscope::test::write_file(sae / "cfg.json", R"({"d_in": 128, "hook_name": "blocks.3"})");
+        o.sae = sae.string();
+        CHECK_THROWS_WITH(pl::run_main_job(o),
+                          Catch::Matchers::Contains("trained on layer blocks.3"));
+    }
+    SECTION("a layer the model does not have") {
+        o.layer = "blocks.8";
+        CHECK_THROWS_WITH(pl::run_main_job(o), Catch::Matchers::Contains("has 8 blocks"));
+    }
+    CHECK_FALSE(fs::exists(tmp / "out"));
+}
+
+TEST_CASE("file_md5: the RFC 1321 test vector", "[unit][pipelines]") {
+    TempDir tmp;
+    evoscope::test::write_file(tmp / "abc", "abc");
+    CHECK(pl::file_md5(tmp / "abc") == "900150983cd24fb0d6963f7d28e17f72");
 }
 
 TEST_CASE("run_model_info: sizes from the header, trained context from metadata or max_seqlen",

@@ -162,3 +162,28 @@ TEST_CASE("ActivationStore: a manifest with bad blocks or row counts is a Format
     evoscope::test::write_file(dir / "manifest.json", original.dump());
     CHECK(ActivationStore(dir).n_rows() == 2);
 }
+
+TEST_CASE("ActivationStore: the reference's contig table round-trips (regions keep lengths)",
+          "[sae][store]") {
+    TempDir tmp;
+    const auto dir = tmp / "acts";
+    auto h = header(2, StoreDtype::Float32);
+    h.contigs = {{"ctgA", 5000}, {"ctgB", 70}};
+    {
+        ActivationStoreWriter w(dir, h);
+        w.append("ctgA", 100, 110, '+', rows_for(100, 110, 2, '+'));
+        w.commit();
+    }
+    const ActivationStore store(dir);
+    REQUIRE(store.manifest().contigs.size() == 2);
+    CHECK(store.manifest().contigs[0] == std::pair<std::string, std::int64_t>{"ctgA", 5000});
+    CHECK(store.manifest().contigs[1] == std::pair<std::string, std::int64_t>{"ctgB", 70});
+    // A store without the table (written before it existed) reads with an empty one.
+    const auto plain = tmp / "plain";
+    {
+        ActivationStoreWriter w(plain, header(2, StoreDtype::Float32));
+        w.append("ctgA", 0, 4, '+', rows_for(0, 4, 2, '+'));
+        w.commit();
+    }
+    CHECK(ActivationStore(plain).manifest().contigs.empty());
+}
