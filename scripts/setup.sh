@@ -40,4 +40,4 @@ fi
 cmake --preset release
 cmake --build --preset release -j "$(nproc)"
 ./build/release/bin/evoscope run -o evoscope-demo
-echo "[I::setup] done: results in evoscope-demo/ (windows.bed, summary.json)" >&2
+echo "[I::setup] done: results in evoscope-demo/ (run.json, align/concepts.tsv, motifs/, and the report when built)" >&2
