@@ -15,6 +15,7 @@
 
 #include "core/check.hpp"
 #include "core/error.hpp"
+#include "genomics/detail/bigwig_handles.hpp"
 #include "genomics/detail/hts_handles.hpp"
 
 namespace evoscope::genomics {
@@ -51,18 +52,9 @@ void fill(TrackValues& out,
     std::fill(v.begin() + begin, v.begin() + end, value);
 }
 
-struct BigWigCloser {
-    void operator()(bigWigFile_t* p) const noexcept {
-        if (p != nullptr) {
-            bwClose(p);
-        }
-    }
-};
-
 TrackValues read_bigwig(const std::filesystem::path& path, const ContigSet& contigs) {
-    static const int init = bwInit(1 << 17);
-    EVOSCOPE_CHECK_IO(init == 0, "libBigWig could not be initialised");
-    std::unique_ptr<bigWigFile_t, BigWigCloser> bw(bwOpen(path.c_str(), nullptr, "r"));
+    EVOSCOPE_CHECK_IO(detail::bigwig_library_init() == 0, "libBigWig could not be initialised");
+    detail::BigWigPtr bw(bwOpen(path.c_str(), nullptr, "r"));
     EVOSCOPE_CHECK_IO(bw != nullptr, "{}: cannot open as bigWig", path.string());
     TrackValues out(contigs.contigs().size());
     const chromList_t* cl = bw->cl;

@@ -26,6 +26,7 @@ TEST_CASE("command table: unique names, groups known, torch-free commands linked
     CHECK(names.count(" windows") == 1);
     CHECK(names.count("motifs scan") == 1);
     CHECK(names.count("motifs discover") == 1);
+    CHECK(names.count(" tracks") == 1);
 }
 
 TEST_CASE("aliases: every old name maps to a command of the table", "[unit][cli]") {
