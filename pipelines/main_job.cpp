@@ -596,6 +596,33 @@ MainJobResult run_main_job(const MainJobOptions& options) {
              false});
     }
 
+    {
+        // Genome-browser tracks of the best features of each concept (align's table).
+        const std::vector<std::string> cmd = {"tracks",
+                                              "--features",
+                                              out + "/features",
+                                              "-f",
+                                              fasta,
+                                              "--align",
+                                              out + "/align",
+                                              "--top-per-concept",
+                                              std::to_string(options.tracks_per_concept),
+                                              "-a",
+                                              annotations,
+                                              "-o",
+                                              out + "/tracks",
+                                              "--force"};
+        add({"tracks",
+             "bigWig/BED tracks, deepTools matrices, IGV/UCSC/igv.js configs",
+             fixed(cmd),
+             cmd,
+             {fasta, annotations},
+             {"encode", "align"},
+             "tracks",
+             static_cast<double>(positions) / 1e6 * 1.0,
+             false});
+    }
+
     plan.inputs = {{"fasta", fasta},
                    {"annotations", annotations},
                    {"model", model},
@@ -611,6 +638,7 @@ MainJobResult run_main_job(const MainJobOptions& options) {
                      {"control", control},
                      {"shifts", options.shifts},
                      {"top_features", options.top_features},
+                     {"tracks_per_concept", options.tracks_per_concept},
                      {"device", options.device},
                      {"demo", demo}};
 

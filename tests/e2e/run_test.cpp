@@ -16,7 +16,8 @@ using evoscope::test::run_evoscope;
 using evoscope::test::TempDir;
 using evoscope::test::tsv_rows;
 
-TEST_CASE("run: the whole chain on a cut-down demo, then a re-run reuses every step", "[e2e][run]") {
+TEST_CASE("run: the whole chain on a cut-down demo, then a re-run reuses every step",
+          "[e2e][run]") {
     TempDir tmp;
     const auto out = tmp / "demo";
     const std::vector<std::string> args = {"run",
@@ -45,7 +46,8 @@ TEST_CASE("run: the whole chain on a cut-down demo, then a re-run reuses every s
                              "control-sae-train",
                              "control-encode",
                              "align",
-                             "motifs"}) {
+                             "motifs",
+                             "tracks"}) {
         INFO(step);
         CHECK(r.err.find(std::string(step) + ": done in") != std::string::npos);
         CHECK(fs::exists(out / ".evoscope" / "steps" / (std::string(step) + ".json")));
@@ -66,7 +68,9 @@ TEST_CASE("run: the whole chain on a cut-down demo, then a re-run reuses every s
     const auto run = nlohmann::json::parse(read_file(out / "run.json"));
     CHECK(run["settings"]["layer"] == "blocks.5");
     CHECK(run["inputs"]["fasta"]["md5"].get<std::string>().size() == 32);
-    REQUIRE(run["steps"].size() == 9);
+    REQUIRE(run["steps"].size() == 10);
+    CHECK(fs::exists(out / "tracks" / "igv_session.xml"));
+    CHECK(fs::exists(out / "tracks" / "manifest.tsv"));
     for (const auto& s : run["steps"]) {
         CHECK(s["status"] == "ran");
         CHECK(s["peak_rss_bytes"].get<std::int64_t>() > 0);

@@ -143,7 +143,7 @@ std::vector<Span> random_spans(std::mt19937& rng, std::int64_t length, int n) {
 }  // namespace
 
 TEST_CASE(
-    "align: a track equal to a concept gets F1 1 and p at the floor; a shifted copy does "
+    "align: a track equal to a concept gets F1 1 and p at the floor, a shifted copy does "
     "not clear chance",
     "[annotate][align]") {
     std::mt19937 rng(7);

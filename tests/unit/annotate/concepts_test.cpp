@@ -160,7 +160,7 @@ TEST_CASE("derive_concepts: codon positions follow the reading frame across part
     CHECK(p1.n_positive(0) + p2.n_positive(0) + p3.n_positive(0) == get(set, "CDS").n_positive(0));
 }
 
-TEST_CASE("derive_concepts: a phase shifts the frame; partial and incomplete CDS have no codons",
+TEST_CASE("derive_concepts: a phase shifts the frame, partial and incomplete CDS have no codons",
           "[annotate][concepts]") {
     using gx::Strand;
     gx::Annotation a;

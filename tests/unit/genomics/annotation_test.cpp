@@ -467,7 +467,7 @@ TEST_CASE("GFF3: features past the end wrap around circular contigs",
         Contains("d.gff3:1:") && Contains("beyond the end of contig 'chr2'"));
 }
 
-TEST_CASE("GFF3: malformed lines are FormatErrors at their line; lenient skips and counts",
+TEST_CASE("GFF3: malformed lines are FormatErrors at their line, lenient skips and counts",
           "[genomics][annotation][gff3]") {
     TempDir dir;
     const std::string good = "##gff-version 3\nchr1\t.\tgene\t1\t10\t.\t+\t.\tID=g\n";
@@ -626,7 +626,7 @@ TEST_CASE("GTF: explicit gene/transcript lines (Ensembl) and malformed lines",
 
 // --- BED --------------------------------------------------------------------------------------
 
-TEST_CASE("BED3-BED6 give one feature per line; BED12 errors name the line",
+TEST_CASE("BED3-BED6 give one feature per line, BED12 errors name the line",
           "[genomics][annotation][bed]") {
     TempDir dir;
     AnnotationOptions options;

@@ -357,7 +357,7 @@ TEST_CASE("markov: higher order lowers the training-set bits", "[genomics][marko
     }
 }
 
-TEST_CASE("markov scorer: the first bases of a run use shorter contexts; N is skipped",
+TEST_CASE("markov scorer: the first bases of a run use shorter contexts, N is skipped",
           "[genomics][markov]") {
     MarkovCounts counts(3);
     counts.add_segment(random_dna(500, 11), true);

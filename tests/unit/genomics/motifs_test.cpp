@@ -278,7 +278,7 @@ TEST_CASE("Motif scan: strand-symmetric background and pseudocounts", "[genomics
     CHECK(sm.bits()[0][0] == Approx(std::log2((10 + 0.025) / 10.1 / 0.25)));
 }
 
-TEST_CASE("Motif scan: filtered scan equals the plain scan; q-values are monotone in p",
+TEST_CASE("Motif scan: filtered scan equals the plain scan, q-values are monotone in p",
           "[genomics][motifs]") {
     evoscope::genomics::FastaReader fasta(evoscope::test::data_path("genomes/lambda.fa"));
     const auto seq = fasta.fetch(fasta.contigs()[0].name, 0, 20000);
@@ -354,7 +354,7 @@ TEST_CASE("Motif discovery: Tomtom finds a motif itself, in both orientations",
     CHECK(line[line.size() - 2] == '-');
 }
 
-TEST_CASE("Motif discovery: OOPS EM realigns shifted occurrences; trimming by information",
+TEST_CASE("Motif discovery: OOPS EM realigns shifted occurrences, trimming by information",
           "[genomics][motifs][em]") {
     const std::string word = "TGACTCAGGT";  // not a palindrome
     std::mt19937 rng(5);

@@ -171,7 +171,7 @@ std::vector<std::string> sites(const std::vector<Variant>& variants) {
 
 }  // namespace
 
-TEST_CASE("VcfReader: SNV, indels, MNP and multi-allelic records are split; symbolic skipped",
+TEST_CASE("VcfReader: SNV, indels, MNP and multi-allelic records are split, symbolic skipped",
           "[genomics][vcf]") {
     const FastaReader fasta(evoscope::test::data_path("genomes/lambda.fa"));
     const std::string& ctg = lambda().name;

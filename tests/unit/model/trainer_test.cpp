@@ -172,7 +172,7 @@ TEST_CASE("Evo2Model::forward_train equals logits() and has gradients for every 
 }
 
 TEST_CASE(
-    "Trainer: a few steps on a repetitive sequence lower the held-out loss; state saves exactly",
+    "Trainer: a few steps on a repetitive sequence lower the held-out loss, state saves exactly",
     "[model][train]") {
     Evo2Model m = tiny_fp32_model(5);
     TrainConfig c;

@@ -60,7 +60,7 @@ TEST_CASE("run_windows: an existing output is kept without force, and nothing is
     CHECK_FALSE(fs::exists(tmp / "x.bed"));
 }
 
-TEST_CASE("run_markov: one row per order; order 3 beats order 0 on held-out lambda",
+TEST_CASE("run_markov: one row per order, order 3 beats order 0 on held-out lambda",
           "[unit][pipelines]") {
     TempDir tmp;
     pl::MarkovOptions o;
@@ -113,10 +113,11 @@ TEST_CASE("run_main_job: a dry run lists the steps and writes nothing", "[unit][
                                             "control-sae-train",
                                             "control-encode",
                                             "align",
-                                            "motifs"});
+                                            "motifs",
+                                            "tracks"});
     CHECK_FALSE(fs::exists(tmp / "demo"));
     o.control = false;
-    CHECK(pl::run_main_job(o).steps.size() == 5);
+    CHECK(pl::run_main_job(o).steps.size() == 6);
 }
 
 TEST_CASE("run_main_job: bad inputs are refused before anything is written", "[unit][pipelines]") {

@@ -525,7 +525,7 @@ TEST_CASE("FeatureStoreWriter: bad input is rejected and leaves the store unchan
 }
 
 TEST_CASE(
-    "FeatureStoreWriter: nothing is left behind without commit; existing output needs overwrite",
+    "FeatureStoreWriter: nothing is left behind without commit, existing output needs overwrite",
     "[sae][feature_store]") {
     TempDir tmp;
     const auto dir = tmp / "features";

@@ -317,7 +317,7 @@ TEST_CASE("RowReader: a NaN or Inf is rejected when rows are read, naming the fi
     }
 }
 
-TEST_CASE("RowReader: an activation store reads as one row range; open_rows picks the kind",
+TEST_CASE("RowReader: an activation store reads as one row range, open_rows picks the kind",
           "[sae][row_source]") {
     TempDir tmp;
     const auto dir = tmp / "acts";
