@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,5 +33,13 @@ struct FeaturePeakOptions {
 std::vector<FeaturePeak> feature_peaks(const sae::FeatureStore& store,
                                        std::uint32_t feature,
                                        const FeaturePeakOptions& options);
+
+/// The peaks of several features in one pass over the store: result[i] is what
+/// feature_peaks(store, features[i], options) gives, except that a feature that is never active
+/// gets no peaks instead of an error.
+/// @throws InputError for a feature id >= d_sae or one given twice.
+std::vector<std::vector<FeaturePeak>> feature_peaks(const sae::FeatureStore& store,
+                                                    std::span<const std::uint32_t> features,
+                                                    const FeaturePeakOptions& options);
 
 }  // namespace evoscope::annotate
