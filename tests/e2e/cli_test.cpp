@@ -14,6 +14,7 @@ TEST_CASE("CLI: --help prints usage on stdout and exits 0", "[e2e][cli]") {
                                 "run",
                                 "concepts",
                                 "align",
+                                "report",
                                 "variants windows",
                                 "motifs scan",
                                 "motifs discover",
