@@ -526,8 +526,10 @@ json store_json(const sae::FeatureStore& store, const fs::path& path) {
     return s;
 }
 
-/// The browser's annotation: one igv.js feature per record (exons/introns/UTRs are shown as
-/// the parts of their CDS or transcript), in input order, at most `limit`.
+/// The browser's annotation: one igv.js feature per record, in input order, at most `limit`.
+/// Exons, introns, UTRs and codons are shown as the parts of their CDS or transcript, and a
+/// record with shown children (a gene with its CDS) is left to them, so that a gene model is one
+/// row; a record without a name takes its parent's.
 json annotation_features(const genomics::Annotation& annotation,
                          std::int64_t limit,
                          std::vector<std::string>& notes) {
@@ -540,21 +542,46 @@ json annotation_features(const genomics::Annotation& annotation,
                                                              "three_prime_UTR",
                                                              "start_codon",
                                                              "stop_codon"};
+    const auto shown = [&](std::size_t i) {
+        const auto& f = annotation.features[i];
+        return kSkip.count(f.type) == 0 && !f.parts.empty();
+    };
+    // Its own name or /gene, else the nearest ancestor's (up to a few levels), else its ID.
+    const auto name_of = [&](const genomics::AnnotationFeature& feature) -> std::string {
+        const genomics::AnnotationFeature* f = &feature;
+        for (int depth = 0; depth < 4 && f != nullptr; ++depth) {
+            if (!f->name.empty()) {
+                return f->name;
+            }
+            if (const auto* gene = f->attribute("gene"); gene != nullptr) {
+                return *gene;
+            }
+            const auto parent =
+                f->parents.empty() ? std::nullopt : annotation.find(f->parents.front());
+            f = parent ? &annotation.features[*parent] : nullptr;
+        }
+        return !feature.id.empty() ? feature.id : feature.type;
+    };
     json out = json::array();
     std::int64_t n_left = 0;
-    for (const auto& f : annotation.features) {
-        if (kSkip.count(f.type) != 0 || f.parts.empty()) {
+    for (std::size_t i = 0; i < annotation.features.size(); ++i) {
+        if (!shown(i)) {
+            continue;
+        }
+        const auto children = annotation.children(i);
+        if (std::any_of(children.begin(), children.end(), shown)) {
             continue;
         }
         if (static_cast<std::int64_t>(out.size()) >= limit) {
             ++n_left;
             continue;
         }
+        const auto& f = annotation.features[i];
         json j = {{"chr", f.contig},
                   {"start", f.begin()},
                   {"end", f.end()},
                   {"type", f.type},
-                  {"name", !f.name.empty() ? f.name : (!f.id.empty() ? f.id : f.type)}};
+                  {"name", name_of(f)}};
         if (f.strand == genomics::Strand::Forward) {
             j["strand"] = "+";
         } else if (f.strand == genomics::Strand::Reverse) {
@@ -571,7 +598,7 @@ json annotation_features(const genomics::Annotation& annotation,
     }
     if (n_left > 0) {
         notes.push_back(fmt::format(
-            "The browser's annotation track holds the first {} records; {} more were left out "
+            "The browser's annotation track holds the first {} gene models; {} more were left out "
             "(--max-annotation-features).",
             limit,
             n_left));
@@ -736,7 +763,9 @@ ReportResult run_report(const ReportOptions& options) {
     const auto histograms =
         annotate::feature_histograms(store, choice.pages, options.histogram_bins);
     annotate::FeaturePeakOptions peak_options;
-    peak_options.min_fraction = 0.0;
+    // Examples are the strongest peaks; only values >= 0.2 of the maximum are candidates (all of
+    // them would cost a map entry per active position of every feature with a view).
+    peak_options.min_fraction = 0.2;
     peak_options.min_distance = 2 * options.flank_bp + 1;
     peak_options.max_peaks = options.examples;
     const auto peaks = options.examples > 0

@@ -93,7 +93,12 @@
     s += '<text x="' + ((L + W) / 2) + '" y="' + (H - 6) + '" text-anchor="middle" fill="#667085">' + esc(opts.xlabel) + '</text>';
     s += '<line x1="' + L + '" x2="' + L + '" y1="' + Tm + '" y2="' + (H - B) + '" stroke="#888"/>';
     s += '<line x1="' + L + '" x2="' + (W - Rm) + '" y1="' + (H - B) + '" y2="' + (H - B) + '" stroke="#888"/>';
-    let ly = Tm + 4;
+    let lx = W - Rm;
+    for (const se of series.slice().reverse()) {
+      if (!se.points.length) continue;
+      s += '<text x="' + lx + '" y="14" text-anchor="end" fill="' + se.color + '">' + esc(se.name) + '</text>';
+      lx -= 8 + 6.2 * String(se.name).length;
+    }
     for (const se of series) {
       if (!se.points.length) continue;
       const d = se.points.map((p, i) => (i ? 'L' : 'M') + X(p[0]).toFixed(1) + ',' + Y(p[1]).toFixed(1)).join('');
@@ -101,8 +106,6 @@
       if (se.points.length < 30) {
         for (const p of se.points) s += '<circle cx="' + X(p[0]).toFixed(1) + '" cy="' + Y(p[1]).toFixed(1) + '" r="2.5" fill="' + se.color + '"/>';
       }
-      s += '<text x="' + (W - Rm - 4) + '" y="' + (ly + 8) + '" text-anchor="end" fill="' + se.color + '">' + esc(se.name) + '</text>';
-      ly += 13;
     }
     return s + '</svg>';
   }
@@ -170,13 +173,15 @@
 
   // The concept table: all columns of concepts.tsv (+ test score and identified), sortable.
   const conceptState = { sort: 'test_score', dir: -1, filter: '', onlyChance: false };
+  // Identity and verdict first, then the baselines beside the score, then the detail.
   const conceptColumns = [
-    ['concept', 'concept'], ['category', 'category'], ['n_positive', 'positives'], ['best_feature', 'best feature'],
-    ['threshold', 'thr'], ['sense', 'sense'], ['val_score', 'val score'], ['test_score', 'test score'],
-    ['test_precision', 'test prec'], ['test_recall', 'test recall'], ['test_auroc', 'AUROC'], ['test_auprc', 'AUPRC'],
-    ['p_value', 'p'], ['q_value', 'q'], ['clears_chance', 'clears chance'], ['identified', 'identified'],
+    ['concept', 'concept'], ['category', 'category'], ['best_feature', 'best feature'], ['test_score', 'test score'],
+    ['clears_chance', 'clears chance'], ['q_value', 'q'], ['identified', 'identified'],
     ['neuron_best', 'neuron best'], ['neuron_score', 'neuron score'], ['control_best', 'control best'],
-    ['control_score', 'control score'], ['trivial_f1', 'all-positive F1'], ['frame_baseline', 'frame baseline']];
+    ['control_score', 'control score'], ['trivial_f1', 'all-positive F1'], ['frame_baseline', 'frame baseline'],
+    ['val_score', 'val score'], ['test_precision', 'test prec'], ['test_recall', 'test recall'],
+    ['test_auroc', 'AUROC'], ['test_auprc', 'AUPRC'], ['p_value', 'p'], ['threshold', 'thr'], ['sense', 'sense'],
+    ['n_positive', 'positives']];
   function conceptValue(row, d, key) {
     if (key === 'test_score') return d[1];
     if (key === 'identified') return d[2] ? 1 : 0;
@@ -285,7 +290,7 @@
       }
       h += '</div>';
     }
-    h += '<h3>Top examples</h3><p class="muted">The strongest peaks (local maxima at least ' + (2 * ((R.provenance.report.options || {}).flank_bp || 0) + 1) +
+    h += '<h3>Top examples</h3><p class="muted">The strongest peaks (local maxima at ≥ 0.2 of the maximum, at least ' + (2 * ((R.provenance.report.options || {}).flank_bp || 0) + 1) +
       ' bp apart), ± ' + esc((R.provenance.report.options || {}).flank_bp) + ' bp, read 5′→3′ on the strand of the activation row (− rows reverse-complemented). Bases are coloured by the activation at that base relative to the feature\'s maximum; the peak base is outlined.</p>';
     if (!f.examples.length) h += '<p class="muted">No peaks.</p>';
     for (const e of f.examples) {
@@ -388,16 +393,18 @@
     if (T.annotation) {
       tracks.push({name: T.annotation_name || 'annotation', type: 'annotation', displayMode: 'EXPANDED', features: T.annotation, color: '#14213d', order: 1});
     }
-    let legend = '<p class="muted">Feature tracks: the activation on each strand (+ blue, − red), one shared scale per feature. ';
+    let legend = '<p class="muted">Feature tracks: the activation on each strand (+ blue, − red), one shared scale per feature, named after the concepts the feature is best for (else its label). ';
     legend += 'Values are exact per base where a track says 1 bp; coarser tracks hold the maximum over each bin (the finest power-of-two bin that fits the run budget). Absent = 0 or not covered.</p><ul>';
     T.features.forEach((t, i) => {
       const features = expandRuns(t);
+      const fv = R.features[String(t.feature)];
+      const about = fv && fv.best_for.length ? fv.best_for.slice(0, 2).join(', ') + (fv.best_for.length > 2 ? ', …' : '') : t.label;
       const res = t.bin_bp === 1 ? '1 bp (exact)' : 'max over ' + t.bin_bp + '-bp bins';
       tracks.push({
-        id: 'f' + t.feature + t.strand, name: 'f/' + t.feature + ' ' + t.strand + (t.label ? ' ' + t.label : '') + (t.bin_bp > 1 ? ' [' + t.bin_bp + ' bp]' : ''),
+        id: 'f' + t.feature + t.strand, name: 'f/' + t.feature + ' ' + t.strand + (about ? ' ' + about : '') + (t.bin_bp > 1 ? ' [' + t.bin_bp + ' bp]' : ''),
         type: 'wig', features, color: t.strand === '+' ? '#1f6fb4' : '#c0392b', autoscaleGroup: 'f' + t.feature,
         windowFunction: 'max', height: 44, searchable: false, order: 10 + i});
-      legend += '<li>' + featureLink(t.feature) + ' ' + esc(t.strand) + (t.label ? ' (' + esc(t.label) + ')' : '') + ': ' + res + ', ' + t.n_runs.toLocaleString('en-US') + ' runs' + (t.over_budget ? ' (over the budget even at the coarsest bins)' : '') + '</li>';
+      legend += '<li>' + featureLink(t.feature) + ' ' + esc(t.strand) + (about ? ' (' + esc(about) + ')' : '') + ': ' + res + ', ' + t.n_runs.toLocaleString('en-US') + ' runs' + (t.over_budget ? ' (over the budget even at the coarsest bins)' : '') + '</li>';
     });
     document.getElementById('browser-legend').innerHTML = legend + '</ul>';
     const options = {reference, locus: R.browser.locus, tracks, showCenterGuide: true, loadDefaultGenomes: false};

@@ -127,7 +127,12 @@ TEST_CASE("report: the fixture run folder", "[unit][pipelines][report]") {
     if (pl::report_asset("igv.min.js")) {
         const json tracks = js_object(out / "tracks.js", "window.EVOSCOPE_TRACKS = ");
         CHECK(tracks["reference"]["format"] == "fasta");
-        CHECK(tracks["annotation"].size() == 5);  // 2 genes, mRNA, CDS, tRNA
+        // One row per gene model: the CDS (two parts, named after its gene) and the tRNA.
+        REQUIRE(tracks["annotation"].size() == 2);
+        CHECK(tracks["annotation"][0]["type"] == "CDS");
+        CHECK(tracks["annotation"][0]["name"] == "alpha");
+        CHECK(tracks["annotation"][0]["exons"].size() == 2);
+        CHECK(tracks["annotation"][1]["name"] == "trnX");
         REQUIRE(tracks["features"].size() == 6);
         for (const auto& t : tracks["features"]) {
             const auto feature = t["feature"].get<std::uint32_t>();
