@@ -178,4 +178,15 @@ std::vector<FeaturePeak> feature_peaks(const sae::FeatureStore& store,
     return std::move(collector.finish().front());
 }
 
+std::vector<std::vector<FeaturePeak>> feature_peaks(const sae::FeatureStore& store,
+                                                    std::span<const std::uint32_t> features,
+                                                    const FeaturePeakOptions& options) {
+    FeaturePeakCollector collector(
+        store, std::vector<std::uint32_t>(features.begin(), features.end()), options);
+    store.scan([&](const sae::FeatureChunk& chunk, const sae::FeatureRows& rows) {
+        collector.add(chunk, rows);
+    });
+    return collector.finish();
+}
+
 }  // namespace evoscope::annotate

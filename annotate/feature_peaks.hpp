@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -62,5 +63,13 @@ private:
     struct State;
     std::unique_ptr<State> state_;
 };
+
+/// The peaks of several features in one pass over the store: result[i] is what
+/// feature_peaks(store, features[i], options) gives, except that a feature that is never active
+/// gets no peaks instead of an error. (FeaturePeakCollector over store.scan.)
+/// @throws InputError for a feature id >= d_sae or one given twice.
+std::vector<std::vector<FeaturePeak>> feature_peaks(const sae::FeatureStore& store,
+                                                    std::span<const std::uint32_t> features,
+                                                    const FeaturePeakOptions& options);
 
 }  // namespace evoscope::annotate

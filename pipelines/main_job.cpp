@@ -623,6 +623,29 @@ MainJobResult run_main_job(const MainJobOptions& options) {
              false});
     }
 
+    {
+        // The offline HTML report of everything above (reads run.json, written just before).
+        const std::vector<std::string> cmd = {"report",
+                                              "--run",
+                                              out,
+                                              "-f",
+                                              fasta,
+                                              "-a",
+                                              annotations,
+                                              "-o",
+                                              out + "/report",
+                                              "--force"};
+        add({"report",
+             "offline HTML report",
+             fixed(cmd),
+             cmd,
+             {fasta, annotations},
+             {"encode", "align", "motifs", "tracks"},
+             "report",
+             static_cast<double>(positions) / 1e6 * 2.0,
+             false});
+    }
+
     plan.inputs = {{"fasta", fasta},
                    {"annotations", annotations},
                    {"model", model},
@@ -765,6 +788,12 @@ MainJobResult run_main_job(const MainJobOptions& options) {
                 }
                 commands.push_back(std::move(cmd));
             }
+        }
+        if (step.name == "report") {
+            // The report shows the run's provenance: what has run so far.
+            json partial = run;
+            partial["wall_seconds"] = clock.wall_seconds();
+            write_file_atomic(result.run_json, partial.dump(2) + "\n");
         }
         if (step.name == "control-init") {
             // The model's own config, for a random model of the same architecture.

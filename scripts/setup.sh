@@ -12,6 +12,7 @@ packages=(
     libhts-dev libseqan3-dev libsdsl-dev libboost-dev libbigwig-dev zlib1g-dev
     nlohmann-json3-dev libfmt-dev libcli11-dev libyaml-cpp-dev catch2
     samtools tabix bcftools python3-numpy clang-format
+    chromium
 )
 
 missing=()
@@ -31,6 +32,20 @@ if command -v update-alternatives >/dev/null; then
     if [[ -n "$blas" ]]; then
         ${SUDO:-} update-alternatives --set libblas.so.3-x86_64-linux-gnu "$blas" >/dev/null 2>&1 || true
     fi
+fi
+
+# The report's web dependencies (package.json, versions locked in package-lock.json): igv.js,
+# which the build copies into `evoscope report`, and playwright-core, which drives Debian's
+# chromium in the browser test. Node.js >= 20 and npm come with the machine; Debian's are the
+# fallback.
+if ! command -v npm >/dev/null; then
+    echo "[I::setup] installing: nodejs npm" >&2
+    ${SUDO:-} apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    echo "[I::setup] npm ci (igv, playwright-core)" >&2
+    npm ci --no-audit --no-fund --loglevel=error
 fi
 
 if [[ "${1:-}" == "--deps" ]]; then

@@ -15,6 +15,7 @@ TEST_CASE("CLI: --help prints usage on stdout and exits 0", "[e2e][cli]") {
                                 "concepts",
                                 "align",
                                 "tracks",
+                                "report",
                                 "variants windows",
                                 "motifs scan",
                                 "motifs discover",

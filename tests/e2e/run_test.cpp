@@ -47,7 +47,8 @@ TEST_CASE("run: the whole chain on a cut-down demo, then a re-run reuses every s
                              "control-encode",
                              "align",
                              "motifs",
-                             "tracks"}) {
+                             "tracks",
+                             "report"}) {
         INFO(step);
         CHECK(r.err.find(std::string(step) + ": done in") != std::string::npos);
         CHECK(fs::exists(out / ".evoscope" / "steps" / (std::string(step) + ".json")));
@@ -68,7 +69,8 @@ TEST_CASE("run: the whole chain on a cut-down demo, then a re-run reuses every s
     const auto run = nlohmann::json::parse(read_file(out / "run.json"));
     CHECK(run["settings"]["layer"] == "blocks.5");
     CHECK(run["inputs"]["fasta"]["md5"].get<std::string>().size() == 32);
-    REQUIRE(run["steps"].size() == 10);
+    REQUIRE(run["steps"].size() == 11);
+    CHECK(fs::exists(out / "report" / "index.html"));
     CHECK(fs::exists(out / "tracks" / "igv_session.xml"));
     CHECK(fs::exists(out / "tracks" / "manifest.tsv"));
     for (const auto& s : run["steps"]) {

@@ -24,6 +24,7 @@ TEST_CASE("command table: unique names, groups known, torch-free commands linked
     }
     CHECK(names.count("sae train") == 1);
     CHECK(names.count(" windows") == 1);
+    CHECK(names.count(" report") == 1);
     CHECK(names.count("motifs scan") == 1);
     CHECK(names.count("motifs discover") == 1);
     CHECK(names.count(" tracks") == 1);

@@ -114,10 +114,11 @@ TEST_CASE("run_main_job: a dry run lists the steps and writes nothing", "[unit][
                                             "control-encode",
                                             "align",
                                             "motifs",
-                                            "tracks"});
+                                            "tracks",
+                                            "report"});
     CHECK_FALSE(fs::exists(tmp / "demo"));
     o.control = false;
-    CHECK(pl::run_main_job(o).steps.size() == 6);
+    CHECK(pl::run_main_job(o).steps.size() == 7);
 }
 
 TEST_CASE("run_main_job: bad inputs are refused before anything is written", "[unit][pipelines]") {
