@@ -59,16 +59,39 @@ struct Step {
     bool torch = false;               ///< gets --device
 };
 
+/// htslib's MD5 (hts_md5_*), fed in pieces.
+class Md5 {
+public:
+    Md5() : ctx_(hts_md5_init()) {
+        EVOSCOPE_CHECK_IO(ctx_ != nullptr, "cannot allocate an MD5 context");
+    }
+
+    ~Md5() { hts_md5_destroy(ctx_); }
+
+    Md5(const Md5&) = delete;
+    Md5& operator=(const Md5&) = delete;
+
+    void update(const void* data, std::size_t n) {
+        hts_md5_update(ctx_, data, static_cast<unsigned long>(n));
+    }
+
+    /// 32 hex digits.
+    std::string hex() {
+        unsigned char digest[16];
+        hts_md5_final(digest, ctx_);
+        char text[33];
+        hts_md5_hex(text, digest);
+        return text;
+    }
+
+private:
+    hts_md5_context* ctx_;
+};
+
 std::string md5_hex(const std::string& text) {
-    hts_md5_context* ctx = hts_md5_init();
-    EVOSCOPE_CHECK_IO(ctx != nullptr, "cannot allocate an MD5 context");
-    hts_md5_update(ctx, text.data(), static_cast<unsigned long>(text.size()));
-    unsigned char digest[16];
-    hts_md5_final(digest, ctx);
-    hts_md5_destroy(ctx);
-    char hex[33];
-    hts_md5_hex(hex, digest);
-    return hex;
+    Md5 md5;
+    md5.update(text.data(), text.size());
+    return md5.hex();
 }
 
 /// Content digest of a file, or of a folder (names and contents of its regular files, sorted).
@@ -285,25 +308,15 @@ std::string bundled_data_dir() {
 std::string file_md5(const fs::path& path) {
     std::FILE* f = std::fopen(path.c_str(), "rb");
     EVOSCOPE_CHECK_IO(f != nullptr, "cannot read '{}'", path.string());
-    hts_md5_context* ctx = hts_md5_init();
-    if (ctx == nullptr) {
-        std::fclose(f);
-        throw IoError("cannot allocate an MD5 context");
-    }
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
+    Md5 md5;
     std::vector<char> buffer(1 << 20);
     std::size_t n = 0;
     while ((n = std::fread(buffer.data(), 1, buffer.size(), f)) > 0) {
-        hts_md5_update(ctx, buffer.data(), static_cast<unsigned long>(n));
+        md5.update(buffer.data(), n);
     }
-    const bool failed = std::ferror(f) != 0;
-    std::fclose(f);
-    unsigned char digest[16];
-    hts_md5_final(digest, ctx);
-    hts_md5_destroy(ctx);
-    EVOSCOPE_CHECK_IO(!failed, "cannot read '{}'", path.string());
-    char hex[33];
-    hts_md5_hex(hex, digest);
-    return hex;
+    EVOSCOPE_CHECK_IO(std::ferror(f) == 0, "cannot read '{}'", path.string());
+    return md5.hex();
 }
 
 MainJobResult run_main_job(const MainJobOptions& options) {
@@ -567,55 +580,74 @@ MainJobResult run_main_job(const MainJobOptions& options) {
              static_cast<double>(positions) / 1e6 * (1 + options.shifts * 0.027),
              false});
     }
+    // Motifs and tracks draw the same features, chosen from align's tables when the step starts:
+    // the best feature of every concept that clears chance, then the best test scores.
+    const int n_top = options.top_features;
+    const std::string top = "<top " + std::to_string(n_top) + ">";
+    const auto top_ids = [outdir, n_top] {
+        return top_features(outdir / "align", n_top);
+    };
     {
-        const int n = options.top_features;
-        std::vector<std::string> shown = {"motifs",
-                                          "discover",
-                                          "--features",
-                                          out + "/features",
-                                          "--feature",
-                                          "<top " + std::to_string(n) + ">",
-                                          "-f",
-                                          fasta,
-                                          "--motifs",
-                                          motif_db,
-                                          "-o",
-                                          out + "/motifs/f<ID>",
-                                          "--force"};
+        const auto motifs_command = [=](const std::string& id) {
+            return std::vector<std::string>{"motifs",
+                                            "discover",
+                                            "--features",
+                                            out + "/features",
+                                            "--feature",
+                                            id,
+                                            "-f",
+                                            fasta,
+                                            "--motifs",
+                                            motif_db,
+                                            "-o",
+                                            out + "/motifs/f" + id,
+                                            "--force"};
+        };
         add({"motifs",
-             fmt::format("motif discovery for the top {} features", n),
+             fmt::format("motif discovery for the top {} features", n_top),
              [=] {
                  std::vector<std::vector<std::string>> cmds;
-                 return cmds;  // filled in at run time (see below)
+                 for (const auto id : top_ids()) {
+                     cmds.push_back(motifs_command(std::to_string(id)));
+                 }
+                 return cmds;
              },
-             shown,
+             motifs_command(top),
              {motif_db},
              {"align"},
              "motifs",
-             static_cast<double>(n) * 0.035,
+             static_cast<double>(n_top) * 0.035,
              false});
     }
 
     {
-        // Genome-browser tracks of the best features of each concept (align's table).
-        const std::vector<std::string> cmd = {"tracks",
-                                              "--features",
-                                              out + "/features",
-                                              "-f",
-                                              fasta,
-                                              "--align",
-                                              out + "/align",
-                                              "--top-per-concept",
-                                              std::to_string(options.tracks_per_concept),
-                                              "-a",
-                                              annotations,
-                                              "-o",
-                                              out + "/tracks",
-                                              "--force"};
+        // Genome-browser tracks of the same features, labelled and coloured by align's table.
+        const auto tracks_command = [=](const std::string& ids) {
+            return std::vector<std::string>{"tracks",
+                                            "--features",
+                                            out + "/features",
+                                            "-f",
+                                            fasta,
+                                            "--align",
+                                            out + "/align",
+                                            "--feature-ids",
+                                            ids,
+                                            "-a",
+                                            annotations,
+                                            "-o",
+                                            out + "/tracks",
+                                            "--force"};
+        };
         add({"tracks",
              "bigWig/BED tracks, deepTools matrices, IGV/UCSC/igv.js configs",
-             fixed(cmd),
-             cmd,
+             [=] {
+                 std::string ids;
+                 for (const auto id : top_ids()) {
+                     ids += (ids.empty() ? "" : ",") + std::to_string(id);
+                 }
+                 return std::vector<std::vector<std::string>>{tracks_command(ids)};
+             },
+             tracks_command(top),
              {fasta, annotations},
              {"encode", "align"},
              "tracks",
@@ -661,7 +693,6 @@ MainJobResult run_main_job(const MainJobOptions& options) {
                      {"control", control},
                      {"shifts", options.shifts},
                      {"top_features", options.top_features},
-                     {"tracks_per_concept", options.tracks_per_concept},
                      {"device", options.device},
                      {"demo", demo}};
 
@@ -677,9 +708,6 @@ MainJobResult run_main_job(const MainJobOptions& options) {
         }
         for (const auto& a : step.after) {
             k["after"][a] = keys.at(a);
-        }
-        if (step.name == "motifs") {
-            k["top_features"] = options.top_features;
         }
         keys[step.name] = md5_hex(k.dump());
     }
@@ -765,29 +793,11 @@ MainJobResult run_main_job(const MainJobOptions& options) {
         }
         // Commands of this step, with {OUT} replaced.
         std::vector<std::vector<std::string>> commands;
-        if (step.name == "motifs") {
-            for (const auto id : top_features(outdir / "align", options.top_features)) {
-                commands.push_back({"motifs",
-                                    "discover",
-                                    "--features",
-                                    out_text + "/features",
-                                    "--feature",
-                                    std::to_string(id),
-                                    "-f",
-                                    fasta,
-                                    "--motifs",
-                                    motif_db,
-                                    "-o",
-                                    fmt::format("{}/motifs/f{}", out_text, id),
-                                    "--force"});
+        for (auto cmd : step.commands()) {
+            for (auto& a : cmd) {
+                a = substitute(a, out_text);
             }
-        } else {
-            for (auto cmd : step.commands()) {
-                for (auto& a : cmd) {
-                    a = substitute(a, out_text);
-                }
-                commands.push_back(std::move(cmd));
-            }
+            commands.push_back(std::move(cmd));
         }
         if (step.name == "report") {
             // The report shows the run's provenance: what has run so far.

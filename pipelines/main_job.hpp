@@ -44,8 +44,7 @@ struct MainJobOptions {
     std::int64_t tokens = 0;           ///< SAE training tokens; 0: automatic
     bool control = true;               ///< the random-init control SAE
     int shifts = 100;                  ///< chance-bound shifts
-    int top_features = 8;              ///< features that get motif discovery
-    int tracks_per_concept = 3;        ///< best features per concept that get tracks
+    int top_features = 8;              ///< features that get motif discovery and tracks
     std::string device = "cpu";        ///< cpu, cuda or cuda:N (model and SAE steps)
     int threads = 0;                   ///< passed to every step (0: all cores)
     bool force = false;                ///< redo every step

@@ -9,26 +9,11 @@ TEST_CASE("CLI: --help prints usage on stdout and exits 0", "[e2e][cli]") {
     const auto r = run_evoscope({"--help"});
     CHECK(r.exit_code == 0);
     // Every command of the table, grouped by stage, with its summary.
-    for (const char* command : {"windows",
-                                "markov",
-                                "run",
-                                "concepts",
-                                "align",
-                                "tracks",
-                                "report",
-                                "variants windows",
-                                "motifs scan",
-                                "motifs discover",
-                                "model info",
-                                "model init",
-                                "model train",
-                                "model convert",
-                                "model score",
-                                "model embed",
-                                "sae train",
-                                "sae eval",
-                                "sae encode",
-                                "sae convert"}) {
+    for (const char* command : {"windows",     "markov",          "run",         "concepts",
+                                "align",       "tracks",          "report",      "variants windows",
+                                "motifs scan", "motifs discover", "model info",  "model init",
+                                "model train", "model convert",   "model score", "model embed",
+                                "sae train",   "sae eval",        "sae encode",  "sae convert"}) {
         INFO(command);
         CHECK(r.out.find(std::string("  ") + command + "  ") != std::string::npos);
     }
