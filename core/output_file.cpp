@@ -36,6 +36,17 @@ void commit_temp_file(const std::filesystem::path& temp, const std::filesystem::
     }
 }
 
+void commit_temp_dir(const std::filesystem::path& temp, const std::filesystem::path& dir) {
+    if (std::filesystem::exists(dir)) {
+        std::filesystem::remove_all(dir);
+    }
+    std::error_code ec;
+    std::filesystem::rename(temp, dir, ec);
+    if (ec) {
+        throw IoError("cannot move " + temp.string() + " to " + dir.string() + ": " + ec.message());
+    }
+}
+
 OutputFile::OutputFile(std::string path, bool overwrite) : path_(std::move(path)) {
     if (path_ == "-") {
         to_stdout_ = true;

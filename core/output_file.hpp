@@ -56,5 +56,9 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 std::filesystem::path temp_path_for(const std::filesystem::path& path);
 /// Renames `temp` onto `path`, or removes `temp` and throws IoError.
 void commit_temp_file(const std::filesystem::path& temp, const std::filesystem::path& path);
+/// Moves a finished output folder `temp` into place at `dir`, replacing what is there (the
+/// caller checked --force). @throws IoError naming both paths; `temp` is left for the caller's
+/// clean-up.
+void commit_temp_dir(const std::filesystem::path& temp, const std::filesystem::path& dir);
 
 }  // namespace evoscope

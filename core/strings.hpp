@@ -12,6 +12,9 @@ namespace evoscope {
 
 /// Splits on every occurrence of `sep` (empty fields kept).
 std::vector<std::string_view> split(std::string_view text, char sep);
+
+/// `text` with & < > " ' written as XML entities (attribute values and text of XML, SVG, HTML).
+std::string xml_escape(std::string_view text);
 /// Splits on runs of spaces and tabs (no empty fields).
 std::vector<std::string_view> split_whitespace(std::string_view text);
 std::string_view trim(std::string_view text);

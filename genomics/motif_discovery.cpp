@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/strings.hpp"
 #include "genomics/sequence.hpp"
 
 namespace evoscope::genomics {
@@ -27,29 +28,6 @@ double pearson(const std::array<double, 4>& a, const std::array<double, 4>& b) {
         return 0.0;  // a uniform column correlates with nothing
     }
     return sab / std::sqrt(saa * sbb);
-}
-
-std::string xml_escape(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
 }
 
 }  // namespace

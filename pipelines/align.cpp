@@ -444,13 +444,7 @@ AlignRunResult run_align_concepts(const AlignOptions& options, const ConceptSet&
     summary["peak_rss_bytes"] = peak_rss_bytes();
     write_text(tmp / "summary.json", summary.dump(2) + "\n");
 
-    if (fs::exists(out_dir)) {
-        fs::remove_all(out_dir);
-    }
-    std::error_code ec;
-    fs::rename(tmp, out_dir, ec);
-    EVOSCOPE_CHECK_IO(
-        !ec, "cannot move {} to {}: {}", tmp.string(), out_dir.string(), ec.message());
+    commit_temp_dir(tmp, out_dir);
     guard.keep = true;
 
     // labels.tsv: --labels-out, else beside the SAE's cfg.json when the store names one.

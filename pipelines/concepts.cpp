@@ -103,9 +103,7 @@ void write_bed_dir(const annotate::ConceptSet& set, const std::filesystem::path&
             }
             write_file_atomic(temp / (file_stem(c.name) + ".bed"), text);
         }
-        if (std::filesystem::exists(dir))
-            std::filesystem::remove_all(dir);
-        std::filesystem::rename(temp, dir);
+        commit_temp_dir(temp, dir);
     } catch (...) {
         std::error_code ec;
         std::filesystem::remove_all(temp, ec);

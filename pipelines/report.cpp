@@ -1033,13 +1033,7 @@ ReportResult run_report(const ReportOptions& options) {
     } else {
         put("tracks.js", "window.EVOSCOPE_TRACKS = null;\n");
     }
-    if (fs::exists(in.output)) {
-        fs::remove_all(in.output);
-    }
-    std::error_code ec;
-    fs::rename(tmp, in.output, ec);
-    EVOSCOPE_CHECK_IO(
-        !ec, "cannot move {} to {}: {}", tmp.string(), in.output.string(), ec.message());
+    commit_temp_dir(tmp, in.output);
     guard.keep = true;
     result.output = in.output.string();
     const double seconds =

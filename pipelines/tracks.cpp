@@ -679,13 +679,7 @@ TracksResult run_tracks(const TracksOptions& o) {
     write_file_atomic(tmp / "manifest.tsv", tsv);
     write_file_atomic(tmp / "manifest.json", m.dump(2) + "\n");
 
-    if (fs::exists(out_dir)) {
-        fs::remove_all(out_dir);
-    }
-    std::error_code ec;
-    fs::rename(tmp, out_dir, ec);
-    EVOSCOPE_CHECK_IO(
-        !ec, "cannot move {} to {}: {}", tmp.string(), out_dir.string(), ec.message());
+    commit_temp_dir(tmp, out_dir);
     guard.keep = true;
 
     std::int64_t n_bigwigs = 0;
