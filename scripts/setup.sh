@@ -13,6 +13,7 @@ packages=(
     nlohmann-json3-dev libfmt-dev libcli11-dev libyaml-cpp-dev catch2
     samtools tabix bcftools python3-numpy clang-format
     chromium
+    python3-pybigwig bedtools    # independent readers of the tracks in the e2e tests
 )
 
 missing=()
